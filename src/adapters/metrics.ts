@@ -1,0 +1,138 @@
+// Every Prometheus metric the edge exposes, in one registry per process (tests build several edges in one
+// process, so nothing registers on prom-client's global registry).
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export type EdgeMetrics = ReturnType<typeof createMetrics>;
+
+export function createMetrics(options: { processMetrics?: boolean } = {}) {
+  const registry = new Registry();
+  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'rf_edge_' });
+  const registers = [registry];
+
+  return {
+    registry,
+    requests: new Counter({
+      name: 'rf_edge_requests_total',
+      help: 'Requests proxied, by route, target, method and status class',
+      labelNames: ['route', 'target', 'method', 'status_class'] as const,
+      registers,
+    }),
+    requestDuration: new Histogram({
+      name: 'rf_edge_request_duration_seconds',
+      help: 'Time from request received to response finished, by route, target, method and status class',
+      labelNames: ['route', 'target', 'method', 'status_class'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+    upstreamErrors: new Counter({
+      name: 'rf_edge_upstream_errors_total',
+      help: 'Upstream failures by upstream and kind (connect, timeout, reset, other)',
+      labelNames: ['upstream', 'kind'] as const,
+      registers,
+    }),
+    rejectedRequests: new Counter({
+      name: 'rf_edge_rejected_requests_total',
+      help: 'Requests refused before routing, by reason (bad_path, smuggling, uri_too_long, headers_too_large)',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    configInfo: new Gauge({
+      name: 'rf_edge_config_info',
+      help: 'The route table in force (value 1), labelled by its hash',
+      labelNames: ['hash'] as const,
+      registers,
+    }),
+    configLoadedAt: new Gauge({
+      name: 'rf_edge_config_loaded_timestamp_seconds',
+      help: 'When the route table in force was loaded',
+      registers,
+    }),
+    configReloads: new Counter({
+      name: 'rf_edge_config_reloads_total',
+      help: 'Route table reload attempts by result (success, failure)',
+      labelNames: ['result'] as const,
+      registers,
+    }),
+    decisions: new Counter({
+      name: 'rf_edge_decisions_total',
+      help: 'Routing decisions by route, target and reason',
+      labelNames: ['route', 'target', 'reason'] as const,
+      registers,
+    }),
+    effectiveWeight: new Gauge({
+      name: 'rf_edge_route_weight_percent',
+      help: 'Percent of users the rollout sends to the service, per route',
+      labelNames: ['route'] as const,
+      registers,
+    }),
+    routeState: new Gauge({
+      name: 'rf_edge_route_state',
+      help: 'Rollout phase per route (1 for the current phase)',
+      labelNames: ['route', 'phase'] as const,
+      registers,
+    }),
+    timeOnStep: new Gauge({
+      name: 'rf_edge_route_step_age_seconds',
+      help: 'Seconds since the route entered its current step or phase',
+      labelNames: ['route'] as const,
+      registers,
+    }),
+    verdicts: new Counter({
+      name: 'rf_edge_verdicts_total',
+      help: 'Judge verdicts by route, outcome and failing rule',
+      labelNames: ['route', 'outcome', 'rule'] as const,
+      registers,
+    }),
+    rollbacks: new Counter({
+      name: 'rf_edge_rollbacks_total',
+      help: 'Rollbacks by route and actor (judge or a person)',
+      labelNames: ['route', 'actor'] as const,
+      registers,
+    }),
+    transitions: new Counter({
+      name: 'rf_edge_transitions_total',
+      help: 'Rollout transitions by route, from and to phase',
+      labelNames: ['route', 'from', 'to'] as const,
+      registers,
+    }),
+    flagSourceState: new Gauge({
+      name: 'rf_edge_flag_source_state',
+      help: 'Flag source state (1 for the current one: file, bootstrap, live, stale)',
+      labelNames: ['state'] as const,
+      registers,
+    }),
+    flagStaleSince: new Gauge({
+      name: 'rf_edge_flag_stale_since_timestamp_seconds',
+      help: 'When the flag source last lost Unleash (0 while live)',
+      registers,
+    }),
+    flagErrors: new Counter({
+      name: 'rf_edge_flag_errors_total',
+      help: 'Flag SDK errors and warnings by kind',
+      labelNames: ['kind'] as const,
+      registers,
+    }),
+    storeHealthy: new Gauge({
+      name: 'rf_edge_store_up',
+      help: 'Shared stores reachable (1) or not (0), by store (state, audit)',
+      labelNames: ['store'] as const,
+      registers,
+    }),
+    auditPending: new Gauge({
+      name: 'rf_edge_audit_pending_events',
+      help: 'Audit events buffered while the audit store is unreachable',
+      registers,
+    }),
+    leader: new Gauge({
+      name: 'rf_edge_controller_leader',
+      help: '1 when this replica holds the controller lease',
+      registers,
+    }),
+    shadowRequests: new Counter({
+      name: 'rf_edge_shadow_requests_total',
+      help: 'Shadow copies sent to the service by route and result (match, mismatch, error, skipped)',
+      labelNames: ['route', 'result'] as const,
+      registers,
+    }),
+  };
+}

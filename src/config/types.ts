@@ -1,0 +1,97 @@
+// The route table after parsing and validation: every default filled in, durations in milliseconds, frozen.
+// Only src/config builds these; everything else reads them.
+
+export type RouteMode = 'legacy' | 'shadow' | 'canary' | 'service';
+
+/** How the Host header reaching an upstream is chosen. */
+export type HostPolicy = { kind: 'preserve' } | { kind: 'upstream' } | { kind: 'fixed'; value: string };
+
+export interface UpstreamConfig {
+  readonly name: string;
+  /** As written, e.g. `http://127.0.0.1:3001` (a path prefix is allowed: `http://svc:80/base`). */
+  readonly url: string;
+  /** `http://127.0.0.1:3001`, no trailing slash. */
+  readonly origin: string;
+  /** Path prefix prepended to the request path; '' when none. Never ends with '/'. */
+  readonly basePath: string;
+  readonly connectTimeoutMs: number;
+  /** Time to the response headers (routes.yaml `timeoutMs` sets this). */
+  readonly headersTimeoutMs: number;
+  /** Longest silence while the body streams. 0 = none (SSE, long downloads). */
+  readonly bodyTimeoutMs: number;
+  readonly host: HostPolicy;
+  /** Rewrite absolute `Location` headers that point at this upstream to the client-facing origin. Default false. */
+  readonly rewriteLocation: boolean;
+  /** Max pooled connections to this upstream. */
+  readonly connections: number;
+}
+
+export type StickinessSource =
+  | { readonly kind: 'header'; readonly name: string }
+  | { readonly kind: 'cookie'; readonly name: string }
+  | { readonly kind: 'jwt'; readonly claim: string }
+  | { readonly kind: 'ip' };
+
+export interface RolloutPolicy {
+  /** Percent of users on the service, strictly increasing, each in 1..100. */
+  readonly steps: readonly number[];
+  readonly stepIntervalMs: number;
+  readonly minRequests: number;
+  readonly windowMs: number;
+  readonly evaluateEveryMs: number;
+  readonly maxErrorRate: number;
+  readonly maxErrorRateIncrease: number;
+  readonly maxP99Ms: number;
+  readonly maxP99Ratio: number;
+  /** Requests needed on each side in the window before the judge says anything but "hold". */
+  readonly minSamples: number;
+  /** Consecutive transport failures of the service that roll back at once, without waiting for the window. */
+  readonly criticalConsecutiveFailures: number;
+}
+
+export interface RouteConfig {
+  readonly id: string;
+  /** find-my-way pattern: static, `:param`, `*`. */
+  readonly path: string;
+  /** Upper-case methods, or null for all. */
+  readonly methods: readonly string[] | null;
+  readonly service: string;
+  /** Unleash flag name; also the bucketing groupId. Null: no flag (the route is never gated by one). */
+  readonly flag: string | null;
+  readonly mode: RouteMode;
+  readonly adapter: string | null;
+  readonly rollout: RolloutPolicy;
+  /** 1-based line of the route in routes.yaml, for messages. */
+  readonly line: number;
+}
+
+export interface OverrideConfig {
+  /** Request header carrying a signed override, e.g. `x-edge-route`. */
+  readonly header: string;
+  /** Cookie carrying a signed override. */
+  readonly cookie: string;
+}
+
+export interface RouteTable {
+  readonly version: 1;
+  readonly upstreams: ReadonlyMap<string, UpstreamConfig>;
+  readonly legacy: string;
+  readonly stickiness: readonly StickinessSource[];
+  readonly rollout: RolloutPolicy;
+  readonly routes: readonly RouteConfig[];
+  /** CIDRs or addresses whose X-Forwarded-For / Forwarded values are believed. */
+  readonly trustedProxies: readonly string[];
+  readonly override: OverrideConfig;
+  readonly limits: { readonly maxUrlLength: number; readonly maxHeaderBytes: number };
+  /** sha256 of the source text, first 12 hex digits: the "config version" in logs and metrics. */
+  readonly hash: string;
+  readonly source: string;
+}
+
+/** One problem found in routes.yaml, printed as `file:line:col message`. */
+export interface ConfigProblem {
+  readonly file: string;
+  readonly line: number;
+  readonly col: number;
+  readonly message: string;
+}
