@@ -1,9 +1,12 @@
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 
 export type { Logger } from 'pino';
 
 /** Structured logs: one JSON object per event, with `event` naming what happened. */
-export function createLogger(level: string = process.env['LOG_LEVEL'] ?? 'info', destination?: pino.DestinationStream): Logger {
+export function createLogger(
+  level: string = process.env['LOG_LEVEL'] ?? 'info',
+  destination?: pino.DestinationStream,
+): Logger {
   const options: pino.LoggerOptions = {
     level,
     base: { service: 'rf-edge' },

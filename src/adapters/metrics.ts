@@ -1,6 +1,6 @@
 // Every Prometheus metric the edge exposes, in one registry per process (tests build several edges in one
 // process, so nothing registers on prom-client's global registry).
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 export type EdgeMetrics = ReturnType<typeof createMetrics>;
 

@@ -2,13 +2,7 @@
 // (the embedded default, used by `npm start` with nothing installed) and a real one (Unleash, Redis, PostgreSQL).
 // Failures of the outside world are reported as events/logs and never thrown into the request path.
 
-import type {
-  AuditEvent,
-  FlagEvaluator,
-  Outcome,
-  RouteRolloutState,
-  RouteWindowStats,
-} from '../core/types.ts';
+import type { AuditEvent, FlagEvaluator, Outcome, RouteRolloutState, RouteWindowStats } from '../core/types.ts';
 
 export type FlagSourceState = 'file' | 'bootstrap' | 'live' | 'stale';
 

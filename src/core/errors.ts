@@ -42,7 +42,11 @@ export class EdgeError extends Error {
   /** The JSON body every listener answers errors with: `{ "error": { "code", "message" } }`. */
   toJSON(): { error: { code: ErrorCode; message: string; details?: unknown } } {
     return {
-      error: { code: this.code, message: this.message, ...(this.details === undefined ? {} : { details: this.details }) },
+      error: {
+        code: this.code,
+        message: this.message,
+        ...(this.details === undefined ? {} : { details: this.details }),
+      },
     };
   }
 }
