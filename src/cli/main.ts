@@ -1,4 +1,177 @@
-export async function main(argv: readonly string[]): Promise<number> {
-  console.log('rf-edge', argv.join(' '));
-  return 0;
+// `rf-edge`: start the edge, validate a route table, and drive rollouts through a running edge's admin API.
+import { userInfo } from 'node:os';
+import { parseArgs } from 'node:util';
+import { loadEnv } from '../config/env.ts';
+import { formatProblems, loadRouteTableFile } from '../config/load-route-table.ts';
+import { isEdgeError } from '../core/errors.ts';
+import { readFlagsDir } from '../adapters/flags/flags-files.ts';
+import { AdminCallError, adminBaseUrl, adminCall } from './admin-client.ts';
+import { formatHistory, formatRoutes, type HistoryView, type RoutesView, type RouteView } from './format.ts';
+
+const USAGE = `Usage: rf-edge <command> [options]
+
+Commands:
+  start [--with-examples]          run the edge (PORT, ADMIN_PORT, ROUTES_FILE, … from the environment);
+                                   --with-examples also starts the bundled example monolith and agents service
+  validate [file]                  check a route table (default ROUTES_FILE); exit 1 with file:line:col per problem
+  status                           routes, their phase and weight, from the running edge
+  pause <route> [--reason …]       hold the route at its current weight
+  resume <route> [--reason …]      continue a paused route; restart a rolled-back route from its first step
+  promote <route> [--reason …]     send 100% of the route to the service
+  rollback <route> [--reason …]    send the route back to the monolith and keep it there
+  set-weight <route> <percent>     pin the share of users sent to the service
+  history <route> [--limit N]      the route's audit trail, newest first
+  flags push [--dir D]             import flags/ into Unleash (UNLEASH_URL, UNLEASH_ADMIN_TOKEN)
+  flags pull [--file F]            export Unleash's flags into flags/ (UNLEASH_URL, UNLEASH_ADMIN_TOKEN)
+
+Options for commands that talk to a running edge:
+  --admin-url URL                  default http://ADMIN_HOST:ADMIN_PORT
+  --token T                        default ADMIN_TOKEN
+  --json                           print the server's JSON
+`;
+
+type Out = { out: (s: string) => void; err: (s: string) => void };
+const stdio: Out = { out: (s) => process.stdout.write(`${s}\n`), err: (s) => process.stderr.write(`${s}\n`) };
+
+function parseCommandLine(argv: readonly string[]) {
+  return parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    strict: true,
+    options: {
+      reason: { type: 'string' },
+      limit: { type: 'string' },
+      'admin-url': { type: 'string' },
+      token: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      'with-examples': { type: 'boolean', default: false },
+      dir: { type: 'string' },
+      file: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+}
+
+export async function main(argv: readonly string[], io: Out = stdio): Promise<number> {
+  let parsed: ReturnType<typeof parseCommandLine>;
+  try {
+    parsed = parseCommandLine(argv);
+  } catch (err) {
+    io.err(`rf-edge: ${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const [command, ...args] = positionals;
+  if (values.help || !command || command === 'help') {
+    io.out(USAGE);
+    return command || values.help ? 0 : 2;
+  }
+
+  try {
+    const env = loadEnv();
+    switch (command) {
+      case 'start': {
+        const { runEdge } = await import('./start-command.ts');
+        return await runEdge({ env, withExamples: values['with-examples'] ?? false, io });
+      }
+      case 'validate': {
+        const file = args[0] ?? env.ROUTES_FILE;
+        const flags = await readFlagsDir(env.FLAGS_DIR);
+        const knownFlags = new Set(flags.features.map((f) => f.name));
+        const result = await loadRouteTableFile(file, { knownFlags });
+        const flagProblems = flags.problems.map((p) => `${p.file}:1:1 ${p.message}`);
+        if (!result.ok || flagProblems.length > 0) {
+          if (!result.ok) io.err(formatProblems(result.problems));
+          for (const line of flagProblems) io.err(line);
+          return 1;
+        }
+        if (result.warnings.length > 0) io.err(formatProblems(result.warnings));
+        io.out(
+          `${file}: ok (${result.table.routes.length} routes, ${result.table.upstreams.size} upstreams, config ${result.table.hash})`,
+        );
+        return 0;
+      }
+      case 'flags': {
+        const { runFlagsCommand } = await import('./flags-cli.ts');
+        return await runFlagsCommand({ env, sub: args[0], dir: values.dir, file: values.file, io });
+      }
+      default:
+        break;
+    }
+
+    const client = { baseUrl: adminBaseUrl(env, values['admin-url']), token: values.token ?? env.ADMIN_TOKEN };
+    const actor = `cli:${safeUser()}`;
+    const print = (view: unknown, text: () => string) => io.out(values.json ? JSON.stringify(view, null, 2) : text());
+    const needRoute = (): string => {
+      const id = args[0];
+      if (!id) throw new UsageError(`${command} needs a route id`);
+      return id;
+    };
+    switch (command) {
+      case 'status': {
+        const view = await adminCall<RoutesView>(client, 'GET', '/api/routes');
+        print(view, () => formatRoutes(view));
+        return 0;
+      }
+      case 'pause':
+      case 'resume':
+      case 'promote':
+      case 'rollback': {
+        const id = needRoute();
+        const view = await adminCall<RouteView>(client, 'POST', `/api/routes/${encodeURIComponent(id)}/${command}`, {
+          reason: values.reason ?? `${command} from the command line`,
+          actor,
+        });
+        print(view, () => formatRoutes({ routes: [view] }));
+        return 0;
+      }
+      case 'set-weight': {
+        const id = needRoute();
+        const weight = Number(args[1]);
+        if (args[1] === undefined || !Number.isInteger(weight) || weight < 0 || weight > 100) {
+          throw new UsageError('set-weight needs a whole percentage from 0 to 100');
+        }
+        const view = await adminCall<RouteView>(client, 'PUT', `/api/routes/${encodeURIComponent(id)}/weight`, {
+          weight,
+          reason: values.reason ?? `weight set to ${weight}% from the command line`,
+          actor,
+        });
+        print(view, () => formatRoutes({ routes: [view] }));
+        return 0;
+      }
+      case 'history': {
+        const id = needRoute();
+        const limit = values.limit ? `?limit=${encodeURIComponent(values.limit)}` : '';
+        const view = await adminCall<HistoryView>(client, 'GET', `/api/routes/${encodeURIComponent(id)}/history${limit}`);
+        print(view, () => formatHistory(view));
+        return 0;
+      }
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`rf-edge: ${err.message}\n\n${USAGE}`);
+      return 2;
+    }
+    if (err instanceof AdminCallError) {
+      io.err(`rf-edge: ${err.code}: ${err.message}`);
+      return 1;
+    }
+    if (isEdgeError(err)) {
+      io.err(`rf-edge: ${err.code}: ${err.message}`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+class UsageError extends Error {}
+
+function safeUser(): string {
+  try {
+    return userInfo().username || 'unknown';
+  } catch {
+    return 'unknown';
+  }
 }

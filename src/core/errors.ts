@@ -22,6 +22,7 @@ export const ERROR_CATALOGUE = {
   RF_AUDIT_STORE: { status: 503, message: 'audit store unavailable' },
   RF_FLAGS: { status: 500, message: 'feature flags unavailable' },
   RF_SHUTTING_DOWN: { status: 503, message: 'the edge is shutting down' },
+  RF_INTERNAL: { status: 500, message: 'internal error' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

@@ -1,0 +1,205 @@
+// Wires the pure core to its adapters: one `createEdge(env)` builds the flag source, the state store, the audit
+// trail, the rollout controller, the edge listener and the admin listener, and keeps them in step on hot reload.
+// With nothing configured it runs on embedded defaults (flags/ files, memory + DATA_DIR); with REDIS_URL,
+// DATABASE_URL, UNLEASH_URL the same code talks to the real components.
+import type { EdgeEnv } from './config/env.ts';
+import { formatProblems, loadRouteTableFile } from './config/load-route-table.ts';
+import type { RouteTable } from './config/types.ts';
+import { EdgeError } from './core/errors.ts';
+import { verifyOverride } from './core/override-token.ts';
+import { compileRouter } from './core/request-router.ts';
+import type { Target } from './core/types.ts';
+import { createAuditLog } from './adapters/audit/index.ts';
+import { createFlagSource } from './adapters/flags/index.ts';
+import { setFlagEnabled } from './adapters/flags/unleash-admin.ts';
+import { createLogger, type Logger } from './adapters/logger.ts';
+import { createMetrics, type EdgeMetrics } from './adapters/metrics.ts';
+import { watchRouteTable } from './adapters/route-table-watcher.ts';
+import { createStateStore } from './adapters/state/index.ts';
+import { createRolloutController } from './controller/rollout-controller.ts';
+import { createAdminServer } from './http/admin-server.ts';
+import { createEdgeServer, type EdgeRouting } from './http/edge-server.ts';
+
+export interface EdgeHandle {
+  readonly port: number;
+  readonly adminPort: number;
+  readonly log: Logger;
+  readonly metrics: EdgeMetrics;
+  table(): RouteTable;
+  /** Re-read routes.yaml now (what SIGHUP does). Resolves true when a new table was applied. */
+  reload(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export interface CreateEdgeOptions {
+  log?: Logger;
+  /** Tests run several edges in one process: leave process metrics out of all but one. */
+  processMetrics?: boolean;
+  /** Milliseconds between controller ticks; defaults to the smallest `evaluateEvery` of the table. */
+  controllerTickMs?: number;
+  leaseTtlMs?: number;
+  clock?: () => number;
+}
+
+export async function createEdge(env: EdgeEnv, options: CreateEdgeOptions = {}): Promise<EdgeHandle> {
+  const log = options.log ?? createLogger(env.LOG_LEVEL);
+  const metrics = createMetrics({ processMetrics: options.processMetrics ?? true });
+  const clock = options.clock ?? Date.now;
+  const closers: Array<() => Promise<void>> = [];
+  const closeAll = async () => {
+    for (const close of closers.reverse()) {
+      try {
+        await close();
+      } catch (err) {
+        log.warn({ event: 'edge.close_failed', err }, 'a component failed to close cleanly');
+      }
+    }
+  };
+
+  try {
+    const flags = createFlagSource({ env, log, metrics });
+    closers.push(() => flags.stop());
+    await flags.start();
+
+    const first = await loadRouteTableFile(env.ROUTES_FILE, { knownFlags: flags.knownFlags() });
+    if (!first.ok) {
+      throw new EdgeError('RF_CONFIG_INVALID', `route table ${env.ROUTES_FILE} is invalid:\n${formatProblems(first.problems)}`, {
+        details: first.problems,
+      });
+    }
+    for (const w of first.warnings) log.warn({ event: 'config.warning', ...w }, w.message);
+    let table = first.table;
+
+    const store = createStateStore({ env, log, metrics });
+    closers.push(() => store.close());
+    await store.load();
+    const audit = createAuditLog({ env, log, metrics });
+    closers.push(() => audit.close());
+
+    const writeBack =
+      env.UNLEASH_URL && env.UNLEASH_ADMIN_TOKEN
+        ? async (_routeId: string, flag: string) => {
+            await setFlagEnabled(env.UNLEASH_URL as string, env.UNLEASH_ADMIN_TOKEN as string, flag, false);
+          }
+        : undefined;
+
+    const controller = createRolloutController({
+      store,
+      audit,
+      metrics,
+      log,
+      instanceId: env.INSTANCE_ID,
+      clock,
+      getTable: () => table,
+      ...(writeBack ? { writeBack } : {}),
+      ...(options.leaseTtlMs ? { leaseTtlMs: options.leaseTtlMs } : {}),
+      ...(options.controllerTickMs ? { tickMs: options.controllerTickMs } : {}),
+    });
+    closers.push(() => controller.stop());
+
+    const buildRouting = (t: RouteTable): EdgeRouting => {
+      const router = compileRouter(t);
+      return {
+        table: t,
+        decide: (facts, override: Target | null) =>
+          router.decide(facts, (id) => store.get(id), flags.evaluate, override),
+      };
+    };
+    let routing = buildRouting(table);
+    const applyTable = async (next: RouteTable) => {
+      routing = buildRouting(next);
+      table = next;
+      metrics.configInfo.reset();
+      metrics.configInfo.set({ hash: next.hash }, 1);
+      metrics.configLoadedAt.set(clock() / 1000);
+      await controller.applyConfig(next);
+    };
+    await applyTable(table);
+
+    const overrideSecret = env.EDGE_OVERRIDE_SECRET;
+    const edge = await createEdgeServer({
+      log,
+      metrics,
+      routing: () => routing,
+      recordOutcome: (o) => store.recordOutcome(o),
+      ...(overrideSecret ? { verifyOverride: (token: string) => verifyOverride(overrideSecret, token, clock()) } : {}),
+      shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    });
+    closers.push(() => edge.close());
+
+    const watcher = watchRouteTable({
+      file: env.ROUTES_FILE,
+      knownFlags: () => flags.knownFlags(),
+      log,
+      onTable: (next) => {
+        const previous = table.hash;
+        applyTable(next).then(
+          () => {
+            metrics.configReloads.inc({ result: 'success' });
+            log.info({ event: 'config.reloaded', from: previous, to: next.hash, routes: next.routes.length }, 'route table reloaded');
+          },
+          (err) => log.error({ event: 'config.apply_failed', err }, 'new route table could not be applied to the controller'),
+        );
+      },
+      onRejected: (problems) => {
+        metrics.configReloads.inc({ result: 'failure' });
+        log.error(
+          { event: 'config.rejected', problems, keeping: table.hash },
+          `route table edit rejected, still serving ${table.hash}:\n${formatProblems(problems)}`,
+        );
+      },
+    });
+    closers.push(async () => watcher.close());
+
+    let listening = false;
+    const admin = await createAdminServer({
+      log,
+      metrics,
+      adminToken: env.ADMIN_TOKEN,
+      control: {
+        table: () => table,
+        state: (id) => store.get(id),
+        command: (id, cmd, opts) => controller.command(id, cmd, opts),
+        history: (id, limit) => audit.history(id, limit),
+        info: () => ({
+          instance: env.INSTANCE_ID,
+          flags: flags.status(),
+          leader: controller.isLeader(),
+          stores: { state: store.healthy(), auditPending: audit.pending() },
+        }),
+        ready: () => {
+          const checks = { config: true, listeners: listening };
+          return { ready: checks.config && checks.listeners, checks };
+        },
+      },
+    });
+    closers.push(() => admin.close());
+
+    const { port } = await edge.listen(env.PORT, env.HOST);
+    await admin.listen({ port: env.ADMIN_PORT, host: env.ADMIN_HOST });
+    const adminAddress = admin.server.address();
+    const adminPort = typeof adminAddress === 'object' && adminAddress ? adminAddress.port : env.ADMIN_PORT;
+    controller.start();
+    listening = true;
+    log.info(
+      { event: 'edge.started', port, adminPort, config: table.hash, routes: table.routes.length, flags: flags.status().state },
+      'rf-edge is serving',
+    );
+
+    return {
+      port,
+      adminPort,
+      log,
+      metrics,
+      table: () => table,
+      reload: () => watcher.reload(),
+      close: async () => {
+        listening = false;
+        await closeAll();
+      },
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}

@@ -1,0 +1,174 @@
+// The admin listener (ADMIN_HOST:ADMIN_PORT): dashboard, Prometheus metrics, health, and the rollout API.
+// Reads are open (the listener binds to loopback by default); every mutating call needs `Authorization: Bearer
+// <ADMIN_TOKEN>`. Errors always answer `{ "error": { "code", "message" } }`.
+import { timingSafeEqual } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { Logger } from '../adapters/logger.ts';
+import type { EdgeMetrics } from '../adapters/metrics.ts';
+import type { RouteConfig, RouteTable } from '../config/types.ts';
+import { EdgeError } from '../core/errors.ts';
+import type { Actor, AuditEvent, RouteRolloutState } from '../core/types.ts';
+import { renderDashboard } from './admin-dashboard.ts';
+
+export type RolloutCommand = 'pause' | 'resume' | 'promote' | 'rollback' | 'set_weight';
+
+/** What the admin API needs from the rollout controller and the stores. */
+export interface AdminControl {
+  table(): RouteTable;
+  state(routeId: string): RouteRolloutState | undefined;
+  command(
+    routeId: string,
+    command: RolloutCommand,
+    options: { actor: Actor; reason: string; weight?: number },
+  ): Promise<RouteRolloutState>;
+  history(routeId: string, limit: number): Promise<readonly AuditEvent[]>;
+  /** Extra facts for /api/routes and the dashboard: flag source, leader, store health, config hash. */
+  info(): Record<string, unknown>;
+  ready(): { ready: boolean; checks: Record<string, boolean> };
+}
+
+export interface AdminServerOptions {
+  log: Logger;
+  metrics: EdgeMetrics;
+  control: AdminControl;
+  adminToken: string | undefined;
+}
+
+const reasonBody = z
+  .object({ reason: z.string().max(2000).optional(), actor: z.string().max(200).optional() })
+  .strict();
+const weightBody = z
+  .object({
+    weight: z.number().int().min(0).max(100),
+    reason: z.string().max(2000).optional(),
+    actor: z.string().max(200).optional(),
+  })
+  .strict();
+
+export function routeView(route: RouteConfig, state: RouteRolloutState | undefined) {
+  return {
+    id: route.id,
+    path: route.path,
+    methods: route.methods,
+    mode: route.mode,
+    service: route.service,
+    flag: route.flag,
+    steps: route.rollout.steps,
+    phase: state?.phase ?? 'off',
+    weight: state?.weight ?? (route.mode === 'service' ? 100 : 0),
+    stepIndex: state?.stepIndex ?? -1,
+    manualWeight: state?.manualWeight ?? false,
+    since: state ? new Date(state.since).toISOString() : null,
+    reason: state?.reason ?? null,
+    updatedBy: state?.updatedBy ?? null,
+    revision: state?.revision ?? 0,
+  };
+}
+
+function tokenMatches(expected: string, header: string | undefined): boolean {
+  if (!header?.startsWith('Bearer ')) return false;
+  const given = Buffer.from(header.slice('Bearer '.length).trim());
+  const want = Buffer.from(expected);
+  return given.length === want.length && timingSafeEqual(given, want);
+}
+
+export async function createAdminServer(options: AdminServerOptions): Promise<FastifyInstance> {
+  const { control, metrics, log } = options;
+  const app = Fastify({ logger: false, disableRequestLogging: true });
+
+  app.setErrorHandler((err: unknown, _request, reply) => {
+    if (err instanceof EdgeError) return reply.code(err.status).send(err.toJSON());
+    if (err instanceof z.ZodError) {
+      const message = err.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
+      return reply.code(400).send(new EdgeError('RF_VALIDATION', message).toJSON());
+    }
+    const status = (err as { statusCode?: number }).statusCode ?? 500;
+    const message = err instanceof Error ? err.message : String(err);
+    if (status >= 500) log.error({ event: 'admin.error', err }, 'admin request failed');
+    const code = status >= 500 ? 'RF_INTERNAL' : status === 400 ? 'RF_VALIDATION' : 'RF_BAD_REQUEST';
+    return reply.code(status).send({ error: { code, message } });
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send(new EdgeError('RF_NOT_FOUND', `no admin endpoint ${request.method} ${request.url}`).toJSON()),
+  );
+
+  const requireToken = async (request: FastifyRequest) => {
+    if (!options.adminToken) {
+      throw new EdgeError('RF_UNAUTHORIZED', 'ADMIN_TOKEN is not configured on this edge: mutating calls are disabled');
+    }
+    if (!tokenMatches(options.adminToken, request.headers.authorization)) {
+      throw new EdgeError('RF_UNAUTHORIZED', 'missing or wrong bearer token (Authorization: Bearer <ADMIN_TOKEN>)');
+    }
+  };
+
+  const findRoute = (id: string): RouteConfig => {
+    const route = control.table().routes.find((r) => r.id === id);
+    if (!route) throw new EdgeError('RF_ROUTE_NOT_FOUND', `no route with id "${id}" in the route table`);
+    return route;
+  };
+
+  const actorOf = (request: FastifyRequest, given: string | undefined): Actor => {
+    const who = given ?? (request.headers['x-actor'] as string | undefined) ?? 'api';
+    return who.startsWith('cli:') ? (who as Actor) : `admin:${who}`;
+  };
+
+  app.get('/', async (_request, reply) =>
+    reply.type('text/html; charset=utf-8').send(renderDashboard({ title: 'raptorflow-edge' })),
+  );
+  app.get('/metrics', async (_request, reply) =>
+    reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+  );
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const r = control.ready();
+    return reply.code(r.ready ? 200 : 503).send({ status: r.ready ? 'ready' : 'not_ready', checks: r.checks });
+  });
+
+  app.get('/api/routes', async () => {
+    const table = control.table();
+    return {
+      configHash: table.hash,
+      legacy: table.legacy,
+      ...control.info(),
+      routes: table.routes.map((r) => routeView(r, control.state(r.id))),
+    };
+  });
+  app.get<{ Params: { id: string } }>('/api/routes/:id', async (request) => {
+    const route = findRoute(request.params.id);
+    return routeView(route, control.state(route.id));
+  });
+  app.get<{ Params: { id: string }; Querystring: { limit?: string } }>('/api/routes/:id/history', async (request) => {
+    const route = findRoute(request.params.id);
+    const limit = Math.min(Math.max(Number(request.query.limit ?? 100) || 100, 1), 10_000);
+    const events = await control.history(route.id, limit);
+    return { route: route.id, events: events.map((e) => ({ ...e, at: new Date(e.at).toISOString() })) };
+  });
+
+  for (const command of ['pause', 'resume', 'promote', 'rollback'] as const) {
+    app.post<{ Params: { id: string } }>(`/api/routes/:id/${command}`, async (request) => {
+      await requireToken(request);
+      const body = reasonBody.parse(request.body ?? {});
+      const route = findRoute(request.params.id);
+      const state = await control.command(route.id, command, {
+        actor: actorOf(request, body.actor),
+        reason: body.reason ?? `${command} requested through the admin API`,
+      });
+      return routeView(route, state);
+    });
+  }
+  app.put<{ Params: { id: string } }>('/api/routes/:id/weight', async (request) => {
+    await requireToken(request);
+    const body = weightBody.parse(request.body ?? {});
+    const route = findRoute(request.params.id);
+    const state = await control.command(route.id, 'set_weight', {
+      actor: actorOf(request, body.actor),
+      reason: body.reason ?? `weight set to ${body.weight}% through the admin API`,
+      weight: body.weight,
+    });
+    return routeView(route, state);
+  });
+
+  await app.ready();
+  return app;
+}
