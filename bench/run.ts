@@ -1,0 +1,236 @@
+// `npm run bench`: one upstream, loaded directly and through each proxy, in one run. Every process involved
+// (upstream, proxies, load generator) is a child of this one and is stopped when it ends, however it ends.
+//
+//   npm run bench -- [--duration 6] [--warmup 2] [--connections 50] [--rate 5000] [--rate-connections 64]
+//                    [--only direct,bare-http-proxy,nginx,rf-edge] [--out bench/results/latest.json] [--check]
+//
+// --check exits 1 when a floor of issue 2 is missed or could not be measured (for CI); without it the exit
+// status only says whether the bench itself ran.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { killAllChildren } from './child-processes.ts';
+import type { LoadPlan } from './load-plan.ts';
+import { type Measurement, measure } from './measure.ts';
+import { canReadProcessCpu } from './process-cpu.ts';
+import { type BenchResults, type BenchSettings, formatReport, judge } from './report.ts';
+import { startBareHttpProxy } from './targets/bare-http-proxy.ts';
+import { directTarget } from './targets/direct.ts';
+import { findNginx, NGINX_MISSING_MESSAGE, startNginx } from './targets/nginx.ts';
+import { RF_EDGE_BENCH_PATHS, startRfEdge } from './targets/rf-edge.ts';
+import type { Target } from './targets/target.ts';
+import { startUpstream } from './targets/upstream.ts';
+
+const ALL_TARGETS = ['direct', 'bare-http-proxy', 'nginx', 'rf-edge'] as const;
+/** Targets loaded at the fixed rate: the pair whose p99 difference has a ceiling. */
+const FIXED_RATE_TARGETS = new Set(['direct', 'rf-edge']);
+/** The whole run must stay well under two minutes; past this something hangs, so stop everything. */
+const WATCHDOG_MS = 150_000;
+
+const benchDir = fileURLToPath(new URL('.', import.meta.url));
+const repoRoot = join(benchDir, '..');
+
+function progress(message: string): void {
+  process.stderr.write(`bench: ${message}\n`);
+}
+
+function describeError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const cause = err.cause instanceof Error ? ` (${err.cause.message})` : '';
+  return `${err.message}${cause}`;
+}
+
+function readSettings(): { settings: BenchSettings; only: Set<string>; out: string; check: boolean } {
+  const { values } = parseArgs({
+    options: {
+      duration: { type: 'string', default: '6' },
+      warmup: { type: 'string', default: '2' },
+      connections: { type: 'string', default: '50' },
+      rate: { type: 'string', default: '5000' },
+      'rate-connections': { type: 'string', default: '64' },
+      only: { type: 'string', default: ALL_TARGETS.join(',') },
+      out: { type: 'string', default: join('bench', 'results', 'latest.json') },
+      check: { type: 'boolean', default: false },
+    },
+  });
+  const positive = (name: string, text: string): number => {
+    const n = Number(text);
+    if (!(n > 0)) throw new Error(`--${name} must be a positive number, got ${JSON.stringify(text)}`);
+    return n;
+  };
+  const only = new Set(values.only.split(',').map((s) => s.trim()));
+  for (const name of only) {
+    if (!(ALL_TARGETS as readonly string[]).includes(name)) {
+      throw new Error(`--only: unknown target ${JSON.stringify(name)} (known: ${ALL_TARGETS.join(', ')})`);
+    }
+  }
+  return {
+    settings: {
+      connections: Math.round(positive('connections', values.connections)),
+      warmupMs: positive('warmup', values.warmup) * 1000,
+      durationMs: positive('duration', values.duration) * 1000,
+      rate: positive('rate', values.rate),
+      rateConnections: Math.round(positive('rate-connections', values['rate-connections'])),
+      paths: [RF_EDGE_BENCH_PATHS.service, RF_EDGE_BENCH_PATHS.legacy],
+      users: 1000,
+    },
+    only,
+    // Relative to the repository, like the default, so `npm run bench` from anywhere writes to the same place.
+    out: resolve(repoRoot, values.out),
+    check: values.check,
+  };
+}
+
+/** Before loading a target, one request per path must come back 200 with the upstream's own body. */
+async function checkAnswersLikeUpstream(target: Target, upstreamOrigin: string, paths: readonly string[]) {
+  for (const path of paths) {
+    const headers = { 'x-user-id': 'bench-user-0' };
+    const expected = await (await fetch(`${upstreamOrigin}${path}`, { headers })).text();
+    const res = await fetch(`${target.origin}${path}`, { headers, signal: AbortSignal.timeout(5000) });
+    const body = await res.text();
+    if (res.status !== 200 || body !== expected) {
+      throw new Error(
+        `GET ${path} answered ${res.status} ${JSON.stringify(body.slice(0, 200))}, not the upstream's 200`,
+      );
+    }
+  }
+}
+
+async function main(): Promise<number> {
+  const { settings, only, out, check } = readSettings();
+  const startedAt = new Date();
+  const loadavgBefore = loadavg();
+  const readCpu = canReadProcessCpu();
+  const workDir = mkdtempSync(join(tmpdir(), 'rf-edge-bench-'));
+  const targets: Target[] = [];
+  const skipped: { target: string; reason: string }[] = [];
+  const skip = (target: string, reason: string): void => {
+    skipped.push({ target, reason });
+    progress(`${target}: ${reason}`);
+  };
+  if (!readCpu) progress('no /proc here: CPU per request will be reported as unknown');
+
+  progress(`work directory ${workDir}`);
+  const upstream = await startUpstream(join(workDir, 'upstream.log'));
+  try {
+    if (only.has('direct')) targets.push(directTarget(upstream));
+    if (only.has('bare-http-proxy')) {
+      try {
+        targets.push(await startBareHttpProxy(upstream.origin, join(workDir, 'bare-http-proxy.log')));
+      } catch (err) {
+        skip('bare-http-proxy', `did not start: ${describeError(err)}`);
+      }
+    }
+    if (only.has('nginx')) {
+      const nginx = findNginx();
+      if (nginx === null) {
+        console.log(NGINX_MISSING_MESSAGE);
+        skip('nginx', 'not installed (apt-get install nginx)');
+      } else {
+        try {
+          targets.push(await startNginx(nginx, upstream.origin, workDir));
+        } catch (err) {
+          skip('nginx', `did not start: ${describeError(err)}`);
+        }
+      }
+    }
+    if (only.has('rf-edge')) {
+      try {
+        targets.push(await startRfEdge({ repoRoot, upstreamOrigin: upstream.origin, workDir, readyTimeoutMs: 30_000 }));
+      } catch (err) {
+        skip('rf-edge', `did not start: ${describeError(err)}`);
+      }
+    }
+
+    const ready: Target[] = [];
+    for (const target of targets) {
+      try {
+        await checkAnswersLikeUpstream(target, upstream.origin, settings.paths);
+        ready.push(target);
+      } catch (err) {
+        skip(target.name, `does not answer like the upstream: ${describeError(err)}`);
+      }
+    }
+
+    const plan = (rate: number | null): Omit<LoadPlan, 'origin'> => ({
+      paths: settings.paths,
+      users: settings.users,
+      connections: rate === null ? settings.connections : settings.rateConnections,
+      warmupMs: settings.warmupMs,
+      durationMs: settings.durationMs,
+      rate,
+    });
+    const max: Measurement[] = [];
+    for (const target of ready) {
+      progress(`max throughput: ${target.name}`);
+      max.push(await measure(target, plan(null), upstream.pid, readCpu));
+    }
+    const fixedRate: Measurement[] = [];
+    for (const target of ready.filter((t) => FIXED_RATE_TARGETS.has(t.name))) {
+      progress(`fixed rate ${settings.rate}/s: ${target.name}`);
+      fixedRate.push(await measure(target, plan(settings.rate), upstream.pid, readCpu));
+    }
+
+    const evidence: Record<string, Record<string, unknown>> = {};
+    for (const target of ready) {
+      const facts = await target.evidence();
+      if (Object.keys(facts).length > 0) evidence[target.name] = facts;
+    }
+
+    const results: BenchResults = {
+      startedAt: startedAt.toISOString(),
+      durationS: (Date.now() - startedAt.getTime()) / 1000,
+      machine: { node: process.version, cpus: cpus().length, loadavgBefore, loadavgAfter: loadavg() },
+      settings,
+      max,
+      fixedRate,
+      skipped,
+      evidence,
+      verdict: judge(max, fixedRate, settings.rate),
+    };
+    console.log(formatReport(results));
+    const edgeEvidence = evidence['rf-edge'];
+    if (edgeEvidence) {
+      console.log(
+        `\nrf-edge wrote ${edgeEvidence['logLines']} log lines and counted ${edgeEvidence['metricsRequestsTotal']} ` +
+          'requests in rf_edge_requests_total during the run',
+      );
+    }
+    mkdirSync(dirname(out), { recursive: true });
+    writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
+    console.log(`\nresults: ${relative(process.cwd(), out)} (run took ${results.durationS.toFixed(0)} s)`);
+
+    const missing = ['bare-http-proxy', 'rf-edge'].filter(
+      (name) => only.has(name) && !max.some((m) => m.target === name),
+    );
+    if (missing.length > 0) return 1;
+    if (check && (results.verdict.rpsRatio.pass !== true || results.verdict.p99AddedMs.pass !== true)) return 1;
+    return 0;
+  } finally {
+    for (const target of targets) await target.stop();
+    await upstream.stop();
+    // The rf-edge log can be hundreds of MiB; keep it only when rf-edge did not start, to read why.
+    if (!skipped.some((s) => s.target === 'rf-edge')) rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+const watchdog = setTimeout(() => {
+  progress(`still running after ${WATCHDOG_MS / 1000} s: stopping every child process`);
+  killAllChildren();
+  process.exit(1);
+}, WATCHDOG_MS);
+watchdog.unref();
+
+main().then(
+  (code) => {
+    clearTimeout(watchdog);
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    progress(`failed: ${describeError(err)}`);
+    killAllChildren();
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,130 @@
+// rf-edge as users run it: `node bin/rf-edge start` in its own process, configured only through its public
+// environment variables, with per-request logging (LOG_LEVEL=info, written to a file) and metrics on, since
+// the figure has to include what they cost.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort, launch, stopChild, waitForHttp } from '../child-processes.ts';
+import type { Target } from './target.ts';
+
+/** A path the bench route sends to the service (mode `service`), and one no route matches (goes to legacy). */
+export const RF_EDGE_BENCH_PATHS = {
+  service: '/bench/service/item',
+  legacy: '/bench/legacy/item',
+} as const;
+
+export const RF_EDGE_ADMIN_TOKEN = 'bench-admin-token';
+
+/**
+ * Both upstream names point at the one bench upstream, so every target answers alike, while rf-edge still walks
+ * its whole decision path: route match, flag lookup, sticky bucket from `x-user-id`, target choice.
+ */
+export function benchRoutesYaml(upstreamOrigin: string): string {
+  return `# Written by the raptorflow-edge bench for one run.
+version: 1
+
+upstreams:
+  monolith: { url: ${upstreamOrigin} }
+  service:  { url: ${upstreamOrigin} }
+
+legacy: monolith
+
+stickiness: [header:x-user-id, ip]
+
+rollout:
+  steps: [10, 20, 30, 40, 50]
+  stepInterval: 5m
+  minRequests: 200
+  window: 60s
+  evaluateEvery: 1s
+  maxErrorRate: 0.02
+  maxErrorRateIncrease: 0.01
+  maxP99Ms: 800
+  maxP99Ratio: 1.5
+
+routes:
+  - id: bench-service
+    path: /bench/service/*
+    methods: [GET, HEAD]
+    service: service
+    flag: raptorflow.agents-read
+    mode: service
+`;
+}
+
+/** Environment variables rf-edge reads that would connect it to shared infrastructure; the bench runs it alone. */
+const SHARED_INFRA_ENV = ['REDIS_URL', 'DATABASE_URL', 'UNLEASH_URL', 'UNLEASH_API_TOKEN', 'UNLEASH_ADMIN_TOKEN'];
+
+/** Sum of every sample of a counter in Prometheus text format. */
+export function sumPrometheusCounter(text: string, name: string): number {
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const rest = line.slice(name.length);
+    if (rest[0] !== '{' && rest[0] !== ' ') continue;
+    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (Number.isFinite(value)) total += value;
+  }
+  return total;
+}
+
+export interface RfEdgeOptions {
+  readonly repoRoot: string;
+  readonly upstreamOrigin: string;
+  readonly workDir: string;
+  readonly readyTimeoutMs: number;
+}
+
+export async function startRfEdge(options: RfEdgeOptions): Promise<Target> {
+  const { repoRoot, workDir } = options;
+  const routesFile = join(workDir, 'routes.yaml');
+  writeFileSync(routesFile, benchRoutesYaml(options.upstreamOrigin));
+  const [port, adminPort] = [await freePort(), await freePort()];
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of SHARED_INFRA_ENV) delete env[name];
+  Object.assign(env, {
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    ADMIN_PORT: String(adminPort),
+    ADMIN_HOST: '127.0.0.1',
+    ADMIN_TOKEN: RF_EDGE_ADMIN_TOKEN,
+    ROUTES_FILE: routesFile,
+    FLAGS_DIR: join(repoRoot, 'flags'),
+    DATA_DIR: join(workDir, 'rf-edge-data'),
+    LOG_LEVEL: 'info',
+  });
+  const logFile = join(workDir, 'rf-edge.log');
+  const child = launch(process.execPath, [join(repoRoot, 'bin', 'rf-edge'), 'start'], {
+    cwd: repoRoot,
+    env,
+    logFile,
+  });
+  const origin = `http://127.0.0.1:${port}`;
+  const admin = `http://127.0.0.1:${adminPort}`;
+  try {
+    await waitForHttp(child, `${admin}/readyz`, options.readyTimeoutMs, `rf-edge (log: ${logFile})`);
+  } catch (err) {
+    await stopChild(child);
+    throw err;
+  }
+  return {
+    name: 'rf-edge',
+    description: 'node bin/rf-edge start, LOG_LEVEL=info to a file, metrics on',
+    origin,
+    pid: child.pid ?? null,
+    evidence: async () => {
+      // Proof the measured process did log every request and count it in metrics, not a quieter configuration.
+      const log = readFileSync(logFile);
+      let logLines = 0;
+      for (let i = log.indexOf(10); i !== -1; i = log.indexOf(10, i + 1)) logLines++;
+      let requestsCounted: number | null = null;
+      try {
+        const res = await fetch(`${admin}/metrics`, { signal: AbortSignal.timeout(5000) });
+        requestsCounted = sumPrometheusCounter(await res.text(), 'rf_edge_requests_total');
+      } catch {
+        requestsCounted = null;
+      }
+      return { logLines, logBytes: log.length, metricsRequestsTotal: requestsCounted };
+    },
+    stop: () => stopChild(child, 5000),
+  };
+}

@@ -1,0 +1,178 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { Measurement } from '../../bench/measure.ts';
+import { type BenchResults, formatReport, judge } from '../../bench/report.ts';
+
+function measurement(
+  target: string,
+  figures: {
+    rps: number;
+    p50?: number;
+    p99: number;
+    cpu?: number | null;
+    rate?: number;
+    errors?: number;
+    non2xx?: number;
+    generator?: number;
+  },
+): Measurement {
+  const p50 = figures.p50 ?? figures.p99 / 2;
+  return {
+    target,
+    load: {
+      mode: figures.rate === undefined ? 'max' : 'fixed-rate',
+      targetRate: figures.rate ?? null,
+      requests: Math.round(figures.rps * 6),
+      non2xx: figures.non2xx ?? 0,
+      errors: figures.errors ?? 0,
+      firstError: figures.errors ? 'ECONNRESET: other side closed' : null,
+      durationMs: 6000,
+      rps: figures.rps,
+      latency: {
+        count: Math.round(figures.rps * 6),
+        meanMs: p50,
+        p50Ms: p50,
+        p90Ms: figures.p99,
+        p99Ms: figures.p99,
+        p999Ms: figures.p99 * 2,
+        maxMs: figures.p99 * 3,
+      },
+      generatorCpuShare: figures.generator ?? 0.3,
+    },
+    proxyCpuUsPerRequest: figures.cpu === undefined ? 100 : figures.cpu,
+    upstreamCpuUsPerRequest: 20,
+  };
+}
+
+const healthyMax = [
+  measurement('direct', { rps: 20_000, p99: 5, cpu: null }),
+  measurement('bare-http-proxy', { rps: 8000, p99: 12, cpu: 110 }),
+  measurement('nginx', { rps: 19_000, p99: 6, cpu: 20 }),
+  measurement('rf-edge', { rps: 7200, p99: 14, cpu: 132 }),
+];
+const healthyFixed = [
+  measurement('direct', { rps: 4999, p99: 0.9, cpu: null, rate: 5000 }),
+  measurement('rf-edge', { rps: 4998, p99: 2.4, cpu: 140, rate: 5000 }),
+];
+
+describe('bench verdict', () => {
+  test('ratios are rf-edge over bare @fastify/http-proxy, and p99 added is rf-edge minus direct at the fixed rate', () => {
+    const verdict = judge(healthyMax, healthyFixed, 5000);
+    assert.equal(verdict.rpsRatio.value, 0.9);
+    assert.equal(verdict.rpsRatio.pass, true);
+    assert.equal(verdict.cpuRatio, 1.2);
+    assert.ok(Math.abs((verdict.p99AddedMs.value ?? 0) - 1.5) < 1e-9);
+    assert.equal(verdict.p99AddedMs.pass, true);
+    assert.deepEqual(verdict.warnings, []);
+  });
+
+  test('below 85% of bare throughput or more than 2 ms of added p99 fails the floor', () => {
+    const slowMax = healthyMax.map((m) =>
+      m.target === 'rf-edge' ? measurement('rf-edge', { rps: 6000, p99: 20 }) : m,
+    );
+    const slowFixed = [healthyFixed[0] as Measurement, measurement('rf-edge', { rps: 5000, p99: 3.5, rate: 5000 })];
+    const verdict = judge(slowMax, slowFixed, 5000);
+    assert.equal(verdict.rpsRatio.value, 0.75);
+    assert.equal(verdict.rpsRatio.pass, false);
+    assert.equal(verdict.p99AddedMs.pass, false);
+  });
+
+  test('exactly on the floors passes', () => {
+    const max = [measurement('bare-http-proxy', { rps: 1000, p99: 1 }), measurement('rf-edge', { rps: 850, p99: 1 })];
+    const fixed = [
+      measurement('direct', { rps: 5000, p99: 1, rate: 5000 }),
+      measurement('rf-edge', { rps: 5000, p99: 3, rate: 5000 }),
+    ];
+    const verdict = judge(max, fixed, 5000);
+    assert.equal(verdict.rpsRatio.pass, true);
+    assert.equal(verdict.p99AddedMs.pass, true);
+  });
+
+  test('a target that did not run leaves its checks unmeasured, not passed', () => {
+    const verdict = judge(
+      healthyMax.filter((m) => m.target !== 'rf-edge'),
+      healthyFixed.filter((m) => m.target !== 'rf-edge'),
+      5000,
+    );
+    assert.equal(verdict.rpsRatio.value, null);
+    assert.equal(verdict.rpsRatio.pass, null);
+    assert.equal(verdict.cpuRatio, null);
+    assert.equal(verdict.p99AddedMs.pass, null);
+  });
+
+  test('warns about failed requests, a missed fixed rate, a saturated generator and a direct run without headroom', () => {
+    const max = [
+      measurement('direct', { rps: 9000, p99: 5, cpu: null, generator: 0.97 }),
+      measurement('bare-http-proxy', { rps: 8000, p99: 12 }),
+      measurement('rf-edge', { rps: 7000, p99: 14, errors: 3, non2xx: 5 }),
+    ];
+    const fixed = [measurement('direct', { rps: 4100, p99: 1, rate: 5000 })];
+    const warnings = judge(max, fixed, 5000).warnings.join('\n');
+    assert.match(warnings, /rf-edge \(max\): 3 transport errors, first: ECONNRESET/);
+    assert.match(warnings, /rf-edge \(max\): 5 answers outside 2xx/);
+    assert.match(warnings, /direct: the load generator used 97% of a core/);
+    assert.match(warnings, /direct \(9,000 req\/s\) is not clearly faster than the node proxies \(8,000 req\/s\)/);
+    assert.match(warnings, /direct: achieved 4,100 of 5,000 req\/s offered/);
+  });
+
+  test('nginx running as fast as direct is not mistaken for a generator bottleneck', () => {
+    const max = healthyMax.map((m) => (m.target === 'nginx' ? measurement('nginx', { rps: 20_500, p99: 5 }) : m));
+    assert.deepEqual(judge(max, healthyFixed, 5000).warnings, []);
+  });
+});
+
+describe('bench report text', () => {
+  const results: BenchResults = {
+    startedAt: '2025-01-01T00:00:00.000Z',
+    durationS: 60,
+    machine: { node: 'v20.0.0', cpus: 2, loadavgBefore: [0.5, 0.4, 0.3], loadavgAfter: [1.5, 0.9, 0.5] },
+    settings: {
+      connections: 50,
+      warmupMs: 2000,
+      durationMs: 6000,
+      rate: 5000,
+      rateConnections: 64,
+      paths: ['/a', '/b'],
+      users: 1000,
+    },
+    max: healthyMax,
+    fixedRate: healthyFixed,
+    skipped: [],
+    evidence: {},
+    verdict: judge(healthyMax, healthyFixed, 5000),
+  };
+
+  test('one row per target with req/s, p50, p99 and CPU per request; direct has no proxy CPU', () => {
+    const text = formatReport(results);
+    const row = (target: string) => text.split('\n').find((line) => line.startsWith(`${target} `)) ?? '';
+    assert.match(row('bare-http-proxy'), /^bare-http-proxy\s+8,000\s+6\.00\s+12\.00\s+110\.0\s+20\.0\s+30%$/);
+    assert.match(row('rf-edge'), /^rf-edge\s+7,200\s+7\.00\s+14\.00\s+132\.0\s+20\.0\s+30%$/);
+    assert.match(row('direct'), /^direct\s+20,000\s+2\.50\s+5\.00\s+—\s+20\.0\s+30%$/);
+    assert.match(text, /Fixed rate \(open loop, 5,000 req\/s offered over 64 connections\)/);
+  });
+
+  test('ratios are printed with their floors and verdicts', () => {
+    const text = formatReport(results);
+    assert.match(text, /rf-edge req\/s ÷ bare @fastify\/http-proxy req\/s\s+0\.90\s+≥ 0\.85\s+PASS/);
+    assert.match(text, /rf-edge CPU\/req ÷ bare @fastify\/http-proxy CPU\/req\s+1\.20/);
+    assert.match(text, /p99 added over direct at 5,000 req\/s\s+1\.50 ms\s+≤ 2 ms\s+PASS/);
+    assert.doesNotMatch(text, /Warnings/);
+  });
+
+  test('skipped targets say why, and unmeasured floors say so', () => {
+    const max = healthyMax.filter((m) => m.target !== 'rf-edge' && m.target !== 'nginx');
+    const text = formatReport({
+      ...results,
+      max,
+      fixedRate: healthyFixed.filter((m) => m.target !== 'rf-edge'),
+      skipped: [
+        { target: 'nginx', reason: 'not installed (apt-get install nginx)' },
+        { target: 'rf-edge', reason: 'did not start: exited (code 1)' },
+      ],
+      verdict: judge(max, [], 5000),
+    });
+    assert.match(text, /^nginx: not installed \(apt-get install nginx\)$/m);
+    assert.match(text, /^rf-edge: did not start: exited \(code 1\)$/m);
+    assert.match(text, /rf-edge req\/s ÷ bare @fastify\/http-proxy req\/s\s+—\s+≥ 0\.85\s+NOT MEASURED/);
+  });
+});
