@@ -47,7 +47,7 @@ function integer(min: number, max: number, what: string) {
 }
 
 function urlWith(protocols: readonly string[], example: string) {
-  const message = `must be a ${protocols.map((p) => p.slice(0, -1)).join(' or ')} URL like ${example}`;
+  const message = `must be a URL with scheme ${protocols.map((p) => p.slice(0, -1)).join(' or ')}, like ${example}`;
   return z.string().refine((text) => {
     try {
       return protocols.includes(new URL(text).protocol);

@@ -205,8 +205,7 @@ function crossFieldChecks(raw: unknown, options: ParseOptions): { errors: Findin
 
   const routes = Array.isArray(raw['routes']) ? raw['routes'] : [];
   const firstById = new Map<string, number>();
-  const router = FindMyWay();
-  const registered: { index: number; id: string; erased: string; methods: readonly HttpMethod[] }[] = [];
+  const overlaps = new OverlapDetector();
 
   routes.forEach((route: unknown, index) => {
     if (!isRecord(route)) return;
@@ -245,7 +244,7 @@ function crossFieldChecks(raw: unknown, options: ParseOptions): { errors: Findin
       errors.push({ path: at('flag'), anchor: 'value', message: `unknown flag "${flag}" (known flags: ${known})` });
     }
 
-    const overlap = overlapFinding(router, registered, route, index, id);
+    const overlap = overlaps.check(route, index, id);
     if (overlap !== null) errors.push({ path: at('path'), anchor: 'value', message: overlap });
   });
 
@@ -264,47 +263,54 @@ function crossFieldChecks(raw: unknown, options: ParseOptions): { errors: Findin
 }
 
 /**
- * Registers the route in a router shared by all routes so far, and describes the clash when find-my-way refuses it:
- * the router, not a re-implementation of it, decides what counts as the same pattern (`/a/:x` ≡ `/a/:y`; an optional
- * parameter covers two paths). Routes with a broken path or methods are left to the schema's messages.
+ * Finds routes that claim the same requests. find-my-way, not a re-implementation of it, decides what counts as the
+ * same pattern (`/a/:x` ≡ `/a/:y`; an optional parameter covers two paths). As in the router, a route naming a
+ * method outranks an all-methods route on the same pattern, so only two routes naming one method, or two
+ * all-methods routes, clash. Routes with a broken path or methods are left to the schema's messages.
  */
-function overlapFinding(
-  router: FindMyWay.Instance<FindMyWay.HTTPVersion.V1>,
-  registered: { index: number; id: string; erased: string; methods: readonly HttpMethod[] }[],
-  route: Record<string, unknown>,
-  index: number,
-  id: string,
-): string | null {
-  const path = route['path'];
-  if (typeof path !== 'string' || checkPathPattern(path) !== null) return null;
-  const rawMethods = route['methods'];
-  let methods: readonly HttpMethod[];
-  if (rawMethods === undefined) methods = HTTP_METHODS;
-  else if (Array.isArray(rawMethods) && rawMethods.length > 0) {
-    const upper = rawMethods.map((m) => (typeof m === 'string' ? m.toUpperCase() : ''));
-    const known = upper.filter((m): m is HttpMethod => (HTTP_METHODS as readonly string[]).includes(m));
-    if (known.length !== upper.length) return null;
-    methods = [...new Set(known)];
-  } else return null;
+class OverlapDetector {
+  private readonly named = FindMyWay({ caseSensitive: true });
+  private readonly allMethods = FindMyWay({ caseSensitive: true });
+  private readonly seen: { index: number; id: string; erased: string; methods: readonly HttpMethod[] | null }[] = [];
 
-  const clashing: HttpMethod[] = [];
-  for (const method of methods) {
-    try {
-      router.on(method, path, noop);
-    } catch {
-      clashing.push(method);
+  check(route: Record<string, unknown>, index: number, id: string): string | null {
+    const path = route['path'];
+    if (typeof path !== 'string' || checkPathPattern(path) !== null) return null;
+    const methods = knownMethods(route['methods']);
+    if (methods === undefined) return null;
+
+    const clashing: HttpMethod[] = [];
+    // All-methods routes are registered under one stand-in method: they all claim the same set.
+    for (const method of methods ?? ['GET' as const]) {
+      try {
+        (methods === null ? this.allMethods : this.named).on(method, path, noop);
+      } catch {
+        clashing.push(method);
+      }
     }
-  }
-  const erased = erasePattern(path);
-  registered.push({ index, id, erased, methods });
-  if (clashing.length === 0) return null;
+    const erased = erasePattern(path);
+    this.seen.push({ index, id, erased, methods });
+    if (clashing.length === 0) return null;
 
-  const other = registered.find(
-    (r) => r.index !== index && r.erased === erased && r.methods.some((m) => clashing.includes(m)),
-  );
-  const methodText = clashing.length === HTTP_METHODS.length ? 'all methods' : clashing.join(', ');
-  const against = other === undefined ? 'an earlier route' : `route "${other.id}" (routes[${other.index}])`;
-  return `route "${id}": path "${path}" overlaps ${against} with the same pattern for ${methodText}`;
+    const other = this.seen.find(
+      (r) =>
+        r.index !== index &&
+        r.erased === erased &&
+        (methods === null ? r.methods === null : r.methods?.some((m) => clashing.includes(m))),
+    );
+    const what = methods === null ? 'both for all methods' : `both naming ${clashing.join(', ')}`;
+    const against = other === undefined ? 'an earlier route' : `route "${other.id}" (routes[${other.index}])`;
+    return `route "${id}": path "${path}" claims the same requests as ${against}: same pattern, ${what}`;
+  }
+}
+
+/** The route's methods upper-cased; null for all; undefined when they are broken (the schema reports that). */
+function knownMethods(raw: unknown): readonly HttpMethod[] | null | undefined {
+  if (raw === undefined) return null;
+  if (!Array.isArray(raw) || raw.length === 0) return undefined;
+  const upper = raw.map((m) => (typeof m === 'string' ? m.toUpperCase() : ''));
+  const known = upper.filter((m): m is HttpMethod => (HTTP_METHODS as readonly string[]).includes(m));
+  return known.length === upper.length ? [...new Set(known)] : undefined;
 }
 
 const noop = (): void => {};
