@@ -108,6 +108,12 @@ export interface TargetWindowStats {
   readonly p99Ms: number | null;
   /** Transport failures in a row at the end of the window (for the critical rule). */
   readonly consecutiveTransportFailures: number;
+  /**
+   * Latency histogram of the window (counts by bucket index of core/latency-histogram; holes mean 0). Lets the judge
+   * test "more than 1 % of requests are slower than X" against the sample size instead of trusting a p99 read from
+   * a handful of requests. Optional: without it the judge compares `p99Ms` directly.
+   */
+  readonly latencyCounts?: readonly number[];
 }
 
 export interface RouteWindowStats {
