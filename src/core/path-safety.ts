@@ -127,6 +127,8 @@ export function checkRequestTarget(rawUrl: string): RequestTargetCheck {
 
 /** The slow path, only for paths holding `%`: escapes well-formed, UTF-8, and hiding nothing dangerous. */
 function checkEncodedPath(path: string): RequestTargetCheck | null {
+  let mayHideDots = false; // `%2e` or `%25` seen: look at segments (dot segments, nested encodings)
+  let hasHighBytes = false; // non-ASCII escapes: check they are UTF-8
   for (let i = 0; i < path.length; i++) {
     if (path.charCodeAt(i) !== CH_PERCENT) continue;
     const hi = hexValue(path.charCodeAt(i + 1));
@@ -134,15 +136,25 @@ function checkEncodedPath(path: string): RequestTargetCheck | null {
     if (hi < 0 || lo < 0) {
       return refuse('bad_encoding', `malformed percent-escape "${path.slice(i, i + 3)}"`);
     }
+    const byte = (hi << 4) | lo;
+    if (byte === CH_SLASH) return refuse('encoded_slash', `encoded "/" (${path.slice(i, i + 3)}) in the path`);
+    if (byte === CH_BACKSLASH) {
+      return refuse('encoded_backslash', `encoded "\\" (${path.slice(i, i + 3)}) in the path`);
+    }
+    if (byte === 0) return refuse('nul', 'encoded NUL (%00) in the path');
+    if (byte === CH_DOT || byte === CH_PERCENT) mayHideDots = true;
+    else if (byte >= 0x80) hasHighBytes = true;
+    i += 2;
   }
-  // Every escape is well-formed here; a percent-encoded byte sequence that is not UTF-8 would make find-my-way (and
-  // many upstreams) fail or guess, so it is refused too.
-  try {
-    decodeURIComponent(path);
-  } catch {
-    return refuse('bad_encoding', 'percent-encoded bytes are not valid UTF-8');
+  if (hasHighBytes) {
+    // A percent-encoded byte sequence that is not UTF-8 would make find-my-way (and many upstreams) fail or guess.
+    try {
+      decodeURIComponent(path);
+    } catch {
+      return refuse('bad_encoding', 'percent-encoded bytes are not valid UTF-8');
+    }
   }
-
+  if (!mayHideDots) return null;
   let segmentStart = 1;
   for (let i = 1; i <= path.length; i++) {
     if (i !== path.length && path.charCodeAt(i) !== CH_SLASH) continue;
