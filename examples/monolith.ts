@@ -38,6 +38,8 @@ export interface MonolithOptions {
   readonly exportChunkDelayMs?: number;
   /** Pause between server-sent events (default 100 ms). */
   readonly sseIntervalMs?: number;
+  /** Source of session and CSRF tokens (default: crypto.randomBytes); a test comparing two servers' bytes fixes it. */
+  readonly randomBytes?: (size: number) => Buffer;
   /** Largest upload accepted (default 8 GiB); a larger declared Content-Length is refused before the body is sent. */
   readonly maxUploadBytes?: number;
 }
@@ -58,6 +60,7 @@ const PERIOD_DAYS = new Map([
 
 export function createMonolith(options: MonolithOptions = {}): Server {
   const now = options.now ?? Date.now;
+  const random = options.randomBytes ?? randomBytes;
   const faults = toFaultInjector(options.faults);
   const store = new AgentStore({ now });
   const sessions = new Map<string, { username: string }>();
@@ -107,8 +110,8 @@ export function createMonolith(options: MonolithOptions = {}): Server {
     if (username === '' || password !== DEMO_PASSWORD) {
       return sendError(req, res, 401, 'invalid_credentials', 'unknown username or wrong password');
     }
-    const sessionId = randomBytes(16).toString('hex');
-    const csrf = randomBytes(12).toString('base64url');
+    const sessionId = random(16).toString('hex');
+    const csrf = random(12).toString('base64url');
     sessions.set(sessionId, { username });
     // toUTCString() gives "Wed, 21 Oct 2026 07:28:00 GMT": the comma is why Set-Cookie can never be folded into
     // one comma-joined header, and why a proxy must forward each of these lines as it is.

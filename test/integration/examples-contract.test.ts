@@ -308,6 +308,30 @@ describe('monolith quirks', () => {
     assert.equal(afterLogout.status, 401);
   });
 
+  test('with the clock and token source fixed, two monoliths answer a login byte for byte alike', async () => {
+    const fixed = () => createMonolith({ now: FIXED_NOW, randomBytes: (size) => Buffer.alloc(size, 0xab) });
+    const servers = [fixed(), fixed()];
+    try {
+      const answers = [];
+      for (const server of servers) {
+        answers.push(
+          await rawRequest(await started(server), '/api/auth/login', {
+            method: 'POST',
+            headers: JSON_HEADERS,
+            body: '{"username":"ada","password":"raptor"}',
+          }),
+        );
+      }
+      const [first, second] = answers;
+      assert.ok(first && second);
+      assert.deepEqual(headerLines(second.rawHeaders, ['date']), headerLines(first.rawHeaders, ['date']));
+      assert.deepEqual(second.body, first.body);
+      assert.match(headerValues(first.rawHeaders, 'set-cookie')[0] ?? '', /^session_id=(ab){16};/);
+    } finally {
+      await Promise.all(servers.map(closeServer));
+    }
+  });
+
   test('login refuses a wrong password, and the legacy urlencoded form still signs in', async () => {
     const wrong = await rawRequest(url, '/api/auth/login', {
       method: 'POST',
