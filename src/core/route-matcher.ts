@@ -99,6 +99,27 @@ function candidatesFor(method: FindMyWay.HTTPMethod, routes: readonly RouteConfi
   return out.sort((a, b) => a.precedence - b.precedence || a.order - b.order);
 }
 
+// find-my-way's own rule (index.js OPTIONAL_PARAM_REGEXP): a trailing `/:name?` stands for two patterns. We expand
+// it ourselves so each half takes part in precedence on its own: `/a` named by another route keeps `/a`, and the
+// optional route still gets `/a/:name`.
+const OPTIONAL_PARAM = /(\/:[^/()]*?)\?(\/?)/;
+
+function expandOptional(route: RouteConfig): readonly string[] {
+  const m = OPTIONAL_PARAM.exec(route.path);
+  if (m === null) return [route.path];
+  if (route.path.length !== m.index + m[0].length) {
+    throw invalidPattern(route, new Error('an optional parameter must be the last parameter of the path'));
+  }
+  return [route.path.replace(OPTIONAL_PARAM, '$1$2'), route.path.replace(OPTIONAL_PARAM, '$2') || '/'];
+}
+
+function invalidPattern(route: RouteConfig, cause: unknown): EdgeError {
+  return new EdgeError('RF_CONFIG_INVALID', `route ${route.id}: invalid path pattern "${route.path}"`, {
+    cause,
+    details: { routeId: route.id, path: route.path },
+  });
+}
+
 interface Built {
   readonly router: FindMyWay.Instance<FindMyWay.HTTPVersion.V1>;
   readonly conflicts: RouteConflict[];
@@ -116,23 +137,22 @@ function build(routes: readonly RouteConfig[]): Built {
   const conflicts: RouteConflict[] = [];
   for (const method of ALL_METHODS) {
     for (const candidate of candidatesFor(method, routes)) {
-      // find-my-way knows which patterns are equivalent (`/a/:id` and `/a/:name` are one); the candidate already
-      // holding one came first in precedence order, so it keeps it.
-      const existing = router.findRoute(method, candidate.route.path);
-      if (existing !== null) {
-        const holder = existing.store as Candidate;
-        if (holder.precedence === candidate.precedence) {
-          conflicts.push({ method, path: candidate.route.path, routeIds: [holder.route.id, candidate.route.id] });
+      for (const path of expandOptional(candidate.route)) {
+        // find-my-way knows which patterns are equivalent (`/a/:id` and `/a/:name` are one); the candidate already
+        // holding one came first in precedence order, so it keeps it.
+        const existing = router.findRoute(method, path);
+        if (existing !== null) {
+          const holder = existing.store as Candidate;
+          if (holder.precedence === candidate.precedence && holder.route !== candidate.route) {
+            conflicts.push({ method, path: candidate.route.path, routeIds: [holder.route.id, candidate.route.id] });
+          }
+          continue;
         }
-        continue;
-      }
-      try {
-        router.on(method, candidate.route.path, noHandler, candidate);
-      } catch (cause) {
-        throw new EdgeError('RF_CONFIG_INVALID', `route ${candidate.route.id}: invalid path pattern`, {
-          cause,
-          details: { routeId: candidate.route.id, path: candidate.route.path },
-        });
+        try {
+          router.on(method, path, noHandler, candidate);
+        } catch (cause) {
+          throw invalidPattern(candidate.route, cause);
+        }
       }
     }
   }

@@ -72,6 +72,26 @@ test('a GET route and a route naming HEAD on one pattern do not conflict', () =>
   );
 });
 
+test('an optional parameter that is not the last one is a config error', () => {
+  assert.throws(
+    () => compileRoutes([testRoute({ id: 'bad', path: '/a/:id?/b' })]),
+    (err: unknown) => isEdgeError(err) && err.code === 'RF_CONFIG_INVALID' && err.message.includes('bad'),
+  );
+});
+
+test('two routes naming GET on the bare half of an optional pattern conflict', () => {
+  assert.deepEqual(
+    findRouteConflicts([
+      testRoute({ id: 'bare', path: '/teams', methods: ['GET'] }),
+      testRoute({ id: 'optional', path: '/teams/:id?', methods: ['GET'] }),
+    ]).map((c) => [c.method, c.routeIds]),
+    [
+      ['GET', ['bare', 'optional']],
+      ['HEAD', ['bare', 'optional']],
+    ],
+  );
+});
+
 test('an invalid pattern is a config error that keeps find-my-way’s message as cause', () => {
   assert.throws(
     () => compileRoutes([testRoute({ id: 'bad', path: 'api/no-leading-slash' })]),
