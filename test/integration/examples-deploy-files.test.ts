@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import { loadEnv } from '../../src/config/env.ts';
+import { parseRouteTable } from '../../src/config/load-route-table.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const read = (path: string): string => readFileSync(join(root, path), 'utf8');
@@ -80,6 +82,18 @@ describe('docker-compose.yml', () => {
     assert.equal(env['UNLEASH_ADMIN_TOKEN'], service('unleash').environment?.['INIT_ADMIN_API_TOKENS']);
   });
 
+  test('the edge accepts its compose environment (interpolation defaults applied)', () => {
+    const raw = service('rf-edge').environment ?? {};
+    // Compose substitutes `${NAME:-default}`; with nothing set in the shell, the default is what the edge gets.
+    const resolved = Object.fromEntries(
+      Object.entries(raw).map(([key, value]) => [key, value.replace(/\$\{\w+:-([^}]*)\}/g, '$1')]),
+    );
+    const env = loadEnv(resolved);
+    assert.equal(env.ADMIN_PORT, 9090);
+    assert.equal(env.UNLEASH_URL, 'http://unleash:4242/api');
+    assert.equal(env.REDIS_URL, 'redis://redis:6379');
+  });
+
   test('every dependency exists, and "healthy" is only awaited from services with a healthcheck', () => {
     for (const [name, spec] of Object.entries(services)) {
       for (const [dependency, { condition }] of Object.entries(spec.depends_on ?? {})) {
@@ -142,6 +156,19 @@ describe('deploy/routes.compose.yaml', () => {
       ),
     });
     assert.deepEqual(withoutUrls(compose), withoutUrls(local));
+  });
+
+  test('passes the edge route table validation, every flag it names defined in flags/', () => {
+    const flags = JSON.parse(read('flags/raptorflow.json')) as { features: { name: string }[] };
+    const result = parseRouteTable(read('deploy/routes.compose.yaml'), 'deploy/routes.compose.yaml', {
+      knownFlags: new Set(flags.features.map((feature) => feature.name)),
+    });
+    assert.deepEqual(result.ok ? [] : result.problems, []);
+    assert.ok(result.ok);
+    assert.deepEqual(
+      [...result.table.upstreams.values()].map((upstream) => upstream.origin),
+      ['http://monolith:3001', 'http://agents:3002'],
+    );
   });
 });
 
