@@ -10,12 +10,13 @@
 //   - NUL, raw or `%00`: truncates paths in C-based servers                                        → nul
 //   - a dot segment `.` / `..` (RFC 3986 §3.3), raw or with any of its dots percent-encoded
 //     (`%2e`, `.%2E`), including trailing `/.` and `/..`                                           → dot_segment
-//   - `;` in the path: matrix/path parameters (`/admin;x=1/`) that Tomcat/Jetty/Spring strip
-//     before matching, while find-my-way would not                                                → matrix_param
+//   - `;` in the path, raw or `%3b`: matrix/path parameters (`/admin;x=1/`) that Tomcat/Jetty/
+//     Spring strip before matching while find-my-way would not (Jetty also calls an encoded `;`
+//     an ambiguous path parameter and refuses it)                                                  → matrix_param
 //   - a malformed escape (`%zz`, `%4`), a percent-encoded sequence that is not UTF-8, or a raw
 //     control character                                                                            → bad_encoding
 // Double (or deeper) encodings are decoded repeatedly, bounded, only to LOOK for the forms above: `%252e%252e`,
-// `%252f`, `%255c`, `%2500` are refused because an upstream that decodes twice would see them (nesting deeper than
+// `%252f`, `%255c`, `%2500`, `%253b` are refused because an upstream that decodes twice would see them (nesting deeper than
 // MAX_DECODE_ROUNDS is refused as bad_encoding). A lone `%25` that does not hide one of them (`/100%25`) is fine.
 // The request target must be origin-form (RFC 9112 §3.2.1): absolute-form (`http://host/p`) is refused as
 // absolute_form, authority-form (`host:443`), asterisk-form (`*`) or anything not starting with `/` as
@@ -142,6 +143,7 @@ function checkEncodedPath(path: string): RequestTargetCheck | null {
       return refuse('encoded_backslash', `encoded "\\" (${path.slice(i, i + 3)}) in the path`);
     }
     if (byte === 0) return refuse('nul', 'encoded NUL (%00) in the path');
+    if (byte === CH_SEMICOLON) return refuse('matrix_param', `encoded ";" (${path.slice(i, i + 3)}) in the path`);
     if (byte === CH_DOT || byte === CH_PERCENT) mayHideDots = true;
     else if (byte >= 0x80) hasHighBytes = true;
     i += 2;
@@ -179,6 +181,7 @@ function checkEncodedSegment(segment: string): RequestTargetCheck | null {
       return refuse('encoded_backslash', `${layer} "\\" in path segment "${segment}"`);
     }
     if (decoded.indexOf('\0') !== -1) return refuse('nul', `${layer} NUL in path segment "${segment}"`);
+    if (decoded.indexOf(';') !== -1) return refuse('matrix_param', `${layer} ";" in path segment "${segment}"`);
     if (decoded === '.' || decoded === '..') {
       return refuse('dot_segment', `${layer} dot segment "${segment}" in the path`);
     }
