@@ -1,0 +1,678 @@
+// The edge listener: every request, whatever its method and path, is checked (URL length, path safety, framing),
+// decided ONCE (route, target, reason — stored on the request for the proxy, the log line, the metrics and the
+// judge's outcome alike) and forwarded with @fastify/reply-from over per-upstream undici pools, streaming both ways.
+//
+// Fastify is used for its request lifecycle and reply-from, not for routing or body parsing:
+// - rewriteUrl sends every request to one route, so find-my-way never decodes, normalises or length-limits the
+//   path (the edge matches on path-safety's normalised path itself, in `decide`);
+// - every method is registered as body-less, so fastify never parses (or 415s) a body: the client's stream goes to
+//   undici as it arrives, and the upstream's stream comes back the same way.
+// maxHeaderSize is fixed when the server starts (Node reads it once): a hot reload of `limits.maxHeaderBytes` applies
+// at the next restart; `limits.maxUrlLength` applies at once.
+
+import { randomUUID } from 'node:crypto';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex, Readable } from 'node:stream';
+import replyFrom, { type FastifyReplyFromHooks } from '@fastify/reply-from';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from '../adapters/logger.ts';
+import type { EdgeMetrics } from '../adapters/metrics.ts';
+import type { RouteTable, UpstreamConfig } from '../config/types.ts';
+import { compileTrustedProxies, normalizeIp, resolveClientIp, type TrustedProxies } from '../core/client-ip.ts';
+import { EdgeError } from '../core/errors.ts';
+import { checkHeaders, checkRequestTarget } from '../core/path-safety.ts';
+import type { Decision, Outcome, RequestFacts, Target } from '../core/types.ts';
+import {
+  buildClientHeaders,
+  buildUpstreamHeaders,
+  type LocationRewrite,
+  type ResponseHeaders,
+  readCookie,
+  saneRequestId,
+} from './forward-headers.ts';
+import { proxyUpgrade, writeErrorHead } from './upgrade-proxy.ts';
+import {
+  classifyUpstreamError,
+  FORWARD_PLAN,
+  type ForwardPlan,
+  type UpstreamErrorKind,
+  UpstreamPools,
+} from './upstream-pools.ts';
+
+/** What the edge needs per request, built once per loaded route table by the app wiring. */
+export interface EdgeRouting {
+  readonly table: RouteTable;
+  decide(facts: RequestFacts, override: Target | null): Decision;
+}
+
+export interface EdgeServerOptions {
+  readonly log: Logger;
+  readonly metrics: EdgeMetrics;
+  /** The current routing; swapped atomically on hot reload (the edge notices the new object on the next request). */
+  readonly routing: () => EdgeRouting;
+  /** Feeds the judge's window; must be cheap and never throw. */
+  readonly recordOutcome: (outcome: Outcome) => void;
+  /** Signed QA override; absent when no secret is configured (override header/cookie then only get stripped). */
+  readonly verifyOverride?: ((token: string) => Target | null) | undefined;
+  /** How long close() lets in-flight requests finish before cutting them off. Default 10 s. */
+  readonly shutdownTimeoutMs?: number | undefined;
+}
+
+export interface EdgeServer {
+  readonly app: FastifyInstance;
+  listen(port: number, host: string): Promise<{ port: number }>;
+  /** Stops accepting, drains in-flight requests (bounded by shutdownTimeoutMs), closes every socket and pool. */
+  close(): Promise<void>;
+  /** HTTP requests being answered plus open WebSocket tunnels. */
+  inFlight(): number;
+}
+
+/** Per upstream, everything the hot path needs, computed once per route table. */
+interface UpstreamPlan {
+  readonly config: UpstreamConfig;
+  /** What reply-from is given as source: constant, so its URL cache always hits (the real path rides in the plan). */
+  readonly source: string;
+  /** Host header for the upstream; null = the client's (policy `preserve`). */
+  readonly host: string | null;
+  /** Set when `rewriteLocation` is on. */
+  readonly location: Omit<LocationRewrite, 'clientOrigin'> | null;
+}
+
+/** A route table compiled for the hot path. */
+interface TablePlan {
+  readonly routing: EdgeRouting;
+  readonly trusted: TrustedProxies;
+  readonly upstreams: ReadonlyMap<string, UpstreamPlan>;
+  readonly overrideHeader: string;
+  readonly overrideCookie: string;
+  readonly maxUrlLength: number;
+}
+
+/** The request's own record, on `request.edge`: the one decision, and what the log line and outcome are made of. */
+export class EdgeRequestState {
+  readonly start: number;
+  readonly id: string;
+  readonly method: string;
+  readonly socket: TaggedSocket;
+  /** Raw path without the query (the query may hold secrets: it is not logged). */
+  path = '-';
+  decision: Decision | null = null;
+  upstream: UpstreamPlan | null = null;
+  forward: ForwardPlan | null = null;
+  /** Client-facing `proto://host`, for Location rewriting. */
+  clientOrigin = '';
+  /** The upstream response body while it streams (its `errored` tells an upstream failure from a client abort). */
+  body: Readable | null = null;
+  /** Set when the upstream failed (before or during the response). */
+  upstreamError: { readonly kind: UpstreamErrorKind; readonly err: unknown } | null = null;
+  /** Why the edge refused the request itself (path-safety reason, uri_too_long…). */
+  rejected: string | null = null;
+  bytesAtStart: number;
+  done = false;
+
+  constructor(start: number, id: string, method: string, socket: TaggedSocket) {
+    this.start = start;
+    this.id = id;
+    this.method = method;
+    this.socket = socket;
+    this.bytesAtStart = socket.bytesWritten;
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    edge: EdgeRequestState | null;
+  }
+}
+
+/** Methods Node's parser accepts. CONNECT is a forward-proxy verb: Node hands it to a 'connect' listener, not here. */
+const METHODS = http.METHODS.filter((m) => m !== 'CONNECT');
+
+const STATE = Symbol('rf-edge.request-state');
+const PEER = Symbol('rf-edge.peer');
+const BUSY = Symbol('rf-edge.busy');
+
+type TaggedResponse = ServerResponse & { [STATE]?: EdgeRequestState };
+type TaggedSocket = Socket & { [PEER]?: PeerInfo; [BUSY]?: number };
+
+/** The TCP peer of a connection, judged once per connection and route table (keep-alive makes that most requests). */
+interface PeerInfo {
+  readonly plan: TablePlan;
+  readonly ip: string;
+  readonly trusted: boolean;
+}
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+function ignore(): void {}
+
+export async function createEdgeServer(options: EdgeServerOptions): Promise<EdgeServer> {
+  const { log, metrics, recordOutcome } = options;
+  const verifyOverride = options.verifyOverride ?? null;
+  const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 10_000;
+  const pools = new UpstreamPools(log);
+  const requestMetrics = new RequestMetricCache(metrics);
+  const decisionCounters = new Map<string, { inc(): void }>();
+
+  let lastRouting: EdgeRouting | null = null;
+  let lastPlan: TablePlan | null = null;
+  let lastTable: RouteTable | null = null;
+
+  function currentPlan(): TablePlan {
+    const routing = options.routing();
+    if (routing === lastRouting && lastPlan !== null) return lastPlan;
+    const plan = compileTablePlan(routing, log);
+    if (routing.table !== lastTable) pools.useTable(routing.table);
+    lastRouting = routing;
+    lastTable = routing.table;
+    lastPlan = plan;
+    return plan;
+  }
+
+  const initial = currentPlan();
+  let draining = false;
+  /** Requests being answered, including upgrade handshakes not yet switched. */
+  let active = 0;
+  const sockets = new Set<TaggedSocket>();
+  const tunnels = new Set<Duplex>();
+  const idleWaiters: Array<() => void> = [];
+  function requestEnded(): void {
+    active--;
+    if (draining && active === 0) for (const wake of idleWaiters.splice(0)) wake();
+  }
+
+  const serverFactory = (handler: http.RequestListener) => {
+    const server = http.createServer(
+      {
+        maxHeaderSize: initial.routing.table.limits.maxHeaderBytes,
+        // Uploads and downloads through a proxy can be long; the upstream's timeouts bound the waiting instead.
+        requestTimeout: 0,
+        noDelay: true,
+      },
+      handler,
+    );
+    server.keepAliveTimeout = 72_000;
+    server.on('connection', (socket: TaggedSocket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    });
+    server.on('upgrade', onUpgrade);
+    return server;
+  };
+
+  const app = Fastify({
+    // No fastify logger at all: the edge writes its own single line per request (a child logger per request costs).
+    logger: false,
+    serverFactory,
+    exposeHeadRoutes: false,
+    // Requests arriving on open connections while draining are still served (with `Connection: close`): a 503
+    // there would fail a request the edge accepted.
+    return503OnClosing: false,
+    forceCloseConnections: 'idle',
+    genReqId: (req) => saneRequestId(req.headers['x-request-id']) ?? randomUUID(),
+    rewriteUrl: () => '/',
+    clientErrorHandler: onClientError,
+  });
+
+  for (const method of METHODS) {
+    if (method === 'GET' || method === 'HEAD' || method === 'TRACE') continue;
+    app.addHttpMethod(method, { hasBody: false, overrideExisting: true });
+  }
+  app.decorateRequest('edge', null);
+  await app.register(replyFrom, {
+    // UpstreamPools' dispatcher only implements `request`, which is all reply-from calls on an undici instance.
+    undici: pools.dispatcher as unknown as { request: import('undici').Dispatcher['request'] },
+    disableRequestLogging: true,
+    destroyAgent: false,
+  });
+
+  const fromOptions: FastifyReplyFromHooks = {
+    // reply-from retries a GET answered 503 up to 10 times by default (and `maxRetriesOn503: 0` reads as 10): that
+    // would hide a failing service from the judge. No retries, ever.
+    retryDelay: () => null,
+    rewriteRequestHeaders: (request) =>
+      ({ [FORWARD_PLAN]: request.edge?.forward }) as unknown as http.IncomingHttpHeaders,
+    rewriteHeaders: (headers, request) => {
+      const state = request?.edge;
+      if (!state) return headers;
+      const location = state.upstream?.location;
+      return buildClientHeaders(headers as ResponseHeaders, {
+        requestId: state.id,
+        location: location ? { ...location, clientOrigin: state.clientOrigin } : null,
+        close: draining,
+      }) as http.IncomingHttpHeaders;
+    },
+    onResponse: (request, reply, res) => {
+      if (request.edge) request.edge.body = res.stream;
+      const status = reply.statusCode;
+      if (status === 204 || status === 304) {
+        // No body by definition (RFC 9110 §15.3.5, §15.4.5), but a 304 may carry the Content-Length of the
+        // representation, which undici then reports as a length mismatch once the (empty) message ends. The body
+        // is not needed: drain it, ignore that error, answer with headers only.
+        res.stream.on('error', ignore);
+        res.stream.resume();
+        reply.send();
+        return;
+      }
+      reply.send(res.stream);
+    },
+    onError: (reply, { error }) => {
+      const state = reply.request.edge;
+      const { kind, code } = classifyUpstreamError(error);
+      const cause = (error as { cause?: unknown }).cause ?? error;
+      const edgeErr = new EdgeError(code, undefined, { cause });
+      if (!state) {
+        reply.code(edgeErr.status).send(JSON.stringify(edgeErr.toJSON()));
+        return;
+      }
+      state.upstreamError = { kind, err: cause };
+      sendError(reply as FastifyReply, state, edgeErr);
+    },
+  };
+
+  app.route({ method: METHODS, url: '/', handler: handle });
+
+  app.setErrorHandler((err, request, reply) => {
+    const state = request.edge;
+    const edgeErr = err instanceof EdgeError ? err : new EdgeError('RF_INTERNAL', undefined, { cause: err });
+    log.error({ event: 'request.failed', reqId: state?.id, err }, 'the edge failed to handle a request');
+    if (state) sendError(reply, state, edgeErr);
+    else reply.code(edgeErr.status).header('content-type', JSON_TYPE).send(JSON.stringify(edgeErr.toJSON()));
+  });
+
+  function handle(request: FastifyRequest, reply: FastifyReply): void {
+    const raw = request.raw;
+    const res = reply.raw as TaggedResponse;
+    const socket = raw.socket as TaggedSocket;
+    const state = new EdgeRequestState(performance.now(), request.id, raw.method ?? 'GET', socket);
+    request.edge = state;
+    res[STATE] = state;
+    res.once('close', onResponseClose);
+    active++;
+    socket[BUSY] = (socket[BUSY] ?? 0) + 1;
+
+    const failure = prepare(raw, state, null);
+    if (failure !== null) {
+      sendError(reply, state, failure);
+      return;
+    }
+    reply.from(state.upstream!.source, fromOptions);
+  }
+
+  /**
+   * Everything before forwarding, shared by plain requests and upgrades: limits, path safety, framing, client IP,
+   * override, the decision, and the forward plan. Returns the error to answer with, or null when ready to forward.
+   */
+  function prepare(raw: IncomingMessage, state: EdgeRequestState, upgrade: string | null): EdgeError | null {
+    const url = (raw as IncomingMessage & { originalUrl?: string }).originalUrl ?? raw.url ?? '/';
+    const plan = currentPlan();
+    if (url.length > plan.maxUrlLength) {
+      state.path = url.slice(0, 64);
+      return refuse(state, 'uri_too_long', 'uri_too_long', new EdgeError('RF_URI_TOO_LONG'));
+    }
+    const target = checkRequestTarget(url);
+    if (!target.ok) {
+      state.path = url.length > 256 ? url.slice(0, 256) : url;
+      return refuse(state, 'bad_path', target.reason, new EdgeError('RF_BAD_PATH', target.detail));
+    }
+    state.path = target.path;
+    const framing = checkHeaders(raw.rawHeaders);
+    if (framing !== null) {
+      return refuse(
+        state,
+        'smuggling',
+        framing.reason,
+        new EdgeError('RF_BAD_REQUEST', `request framing refused: ${framing.reason}`),
+      );
+    }
+
+    const headers = raw.headers;
+    const peer = peerOf(state.socket, plan);
+    const xff = headers['x-forwarded-for'];
+    const clientIp =
+      peer.trusted && xff !== undefined
+        ? resolveClientIp(peer.ip, typeof xff === 'string' ? xff : xff.join(', '), plan.trusted)
+        : peer.ip;
+    let override: Target | null = null;
+    if (verifyOverride !== null) {
+      const fromHeader = headers[plan.overrideHeader];
+      const token = typeof fromHeader === 'string' ? fromHeader : readCookie(headers.cookie, plan.overrideCookie);
+      if (token !== null && token !== '') override = verifyOverride(token);
+    }
+
+    const decision = plan.routing.decide(
+      { method: state.method, path: target.normalizedPath, headers, clientIp },
+      override,
+    );
+    state.decision = decision;
+    countDecision(decision);
+    const upstream = plan.upstreams.get(decision.upstream);
+    if (upstream === undefined) {
+      return new EdgeError('RF_UPSTREAM_ERROR', `no upstream named "${decision.upstream}"`);
+    }
+    state.upstream = upstream;
+    const host = headers.host;
+    if (upstream.location !== null) state.clientOrigin = `http://${host ?? upstream.config.origin.slice(7)}`;
+    const hasBody =
+      upgrade === null &&
+      (headers['transfer-encoding'] !== undefined ||
+        (headers['content-length'] !== undefined && headers['content-length'] !== '0'));
+    state.forward = {
+      upstream: upstream.config,
+      path: upstream.config.basePath + url,
+      headers: buildUpstreamHeaders(raw.rawHeaders, {
+        host: upstream.host,
+        peer: peer.ip,
+        peerTrusted: peer.trusted,
+        proto: 'http',
+        requestId: state.id,
+        overrideHeader: plan.overrideHeader,
+        overrideCookie: plan.overrideCookie,
+        upgrade,
+      }),
+      body: hasBody ? raw : null,
+    };
+    return null;
+  }
+
+  function refuse(state: EdgeRequestState, label: string, reason: string, err: EdgeError): EdgeError {
+    metrics.rejectedRequests.inc({ reason: label });
+    state.rejected = reason;
+    return err;
+  }
+
+  function countDecision(decision: Decision): void {
+    const route = decision.routeId ?? '-';
+    const key = `${route}\u0000${decision.target}\u0000${decision.reason}`;
+    let counter = decisionCounters.get(key);
+    if (counter === undefined) {
+      counter = metrics.decisions.labels(route, decision.target, decision.reason);
+      decisionCounters.set(key, counter);
+    }
+    counter.inc();
+  }
+
+  function peerOf(socket: TaggedSocket, plan: TablePlan): PeerInfo {
+    const cached = socket[PEER];
+    if (cached !== undefined && cached.plan === plan) return cached;
+    const ip = normalizeIp(socket.remoteAddress ?? '');
+    const info: PeerInfo = { plan, ip, trusted: plan.trusted.contains(ip) };
+    socket[PEER] = info;
+    return info;
+  }
+
+  function sendError(reply: FastifyReply, state: EdgeRequestState, err: EdgeError): void {
+    reply.code(err.status).header('content-type', JSON_TYPE).header('x-request-id', state.id);
+    if (draining) reply.header('connection', 'close');
+    reply.send(JSON.stringify(err.toJSON()));
+  }
+
+  function onResponseClose(this: TaggedResponse): void {
+    const state = this[STATE];
+    if (state === undefined) return;
+    const socket = state.socket;
+    socket[BUSY] = (socket[BUSY] ?? 1) - 1;
+    let status = this.statusCode;
+    let failed = !this.writableFinished;
+    if (failed && state.upstreamError === null) {
+      // The response was cut: by the upstream dying mid-body (its stream errored) or by the client going away
+      // (reply-from destroys the upstream body then, and undici marks it aborted).
+      const bodyErr = state.body?.errored;
+      if (bodyErr && (bodyErr as { code?: string }).code !== 'UND_ERR_ABORTED') {
+        state.upstreamError = { kind: classifyUpstreamError(bodyErr).kind, err: bodyErr };
+      }
+    }
+    if (state.upstreamError !== null) failed = true;
+    if (!this.headersSent) status = 0;
+    finish(state, status, failed, !this.writableFinished && state.upstreamError === null);
+    if (draining) reapIfIdle(socket);
+    requestEnded();
+  }
+
+  /** One log line, the request metrics, and the judge's outcome, for every request (plain or upgrade). */
+  function finish(state: EdgeRequestState, status: number, failed: boolean, clientAborted: boolean): void {
+    if (state.done) return;
+    state.done = true;
+    const durationMs = performance.now() - state.start;
+    const decision = state.decision;
+    const route = decision?.routeId ?? '-';
+    const target = decision?.target ?? '-';
+    const statusClass = failed || status === 0 ? 'error' : `${Math.floor(status / 100)}xx`;
+    const upstreamError = state.upstreamError;
+    if (upstreamError !== null) {
+      metrics.upstreamErrors.inc({ upstream: state.upstream?.config.name ?? '-', kind: upstreamError.kind });
+      log.warn(
+        {
+          event: 'upstream.failed',
+          reqId: state.id,
+          upstream: state.upstream?.config.name,
+          kind: upstreamError.kind,
+          err: upstreamError.err,
+        },
+        'upstream failed',
+      );
+    }
+    requestMetrics.observe(route, target, state.method, statusClass, durationMs / 1000);
+    log.info(
+      {
+        event: 'request',
+        reqId: state.id,
+        method: state.method,
+        path: state.path,
+        route,
+        target,
+        upstream: state.upstream?.config.name ?? '-',
+        reason: decision?.reason ?? state.rejected ?? '-',
+        status,
+        durationMs: Math.round(durationMs * 100) / 100,
+        bytesOut: state.socket.bytesWritten - state.bytesAtStart,
+        ...(clientAborted ? { aborted: true } : {}),
+        ...(state.rejected !== null ? { rejected: state.rejected } : {}),
+        ...(upstreamError !== null ? { upstreamError: upstreamError.kind, err: upstreamError.err } : {}),
+      },
+      upstreamError === null ? 'request' : 'request failed upstream',
+    );
+    if (decision !== null && decision.routeId !== null && state.rejected === null) {
+      // A client that went away says nothing about the upstream: no outcome then.
+      if (upstreamError !== null) {
+        safeRecord({
+          routeId: decision.routeId,
+          target: decision.target,
+          status: 0,
+          latencyMs: durationMs,
+          transportError: true,
+          at: Date.now(),
+        });
+      } else if (!clientAborted) {
+        safeRecord({
+          routeId: decision.routeId,
+          target: decision.target,
+          status,
+          latencyMs: durationMs,
+          transportError: false,
+          at: Date.now(),
+        });
+      }
+    }
+  }
+
+  function safeRecord(outcome: Outcome): void {
+    try {
+      recordOutcome(outcome);
+    } catch (err) {
+      log.error({ event: 'outcome.record_failed', err }, 'recordOutcome threw; the outcome is lost');
+    }
+  }
+
+  function onClientError(err: Error & { code?: string }, socket: Duplex): void {
+    // A parse error while a response is under way (a bad chunk in a streamed upload) cannot get a response of its
+    // own: the connection goes, and the request's own line reports it.
+    if (err.code === 'ECONNRESET' || !socket.writable || ((socket as TaggedSocket)[BUSY] ?? 0) > 0) {
+      socket.destroy();
+      return;
+    }
+    const state = new EdgeRequestState(performance.now(), randomUUID(), '-', socket as Socket);
+    let edgeErr: EdgeError;
+    if (err.code === 'HPE_HEADER_OVERFLOW') {
+      edgeErr = refuse(state, 'headers_too_large', 'headers_too_large', new EdgeError('RF_HEADERS_TOO_LARGE'));
+    } else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      socket.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n');
+      return;
+    } else {
+      edgeErr = refuse(state, 'bad_request', err.code ?? 'parse_error', new EdgeError('RF_BAD_REQUEST', err.message));
+    }
+    writeErrorHead(socket, edgeErr, state.id);
+    finish(state, edgeErr.status, false, false);
+  }
+
+  function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const tagged = socket as TaggedSocket;
+    const state = new EdgeRequestState(
+      performance.now(),
+      saneRequestId(req.headers['x-request-id']) ?? randomUUID(),
+      req.method ?? 'GET',
+      tagged,
+    );
+    if (draining) {
+      writeErrorHead(socket, new EdgeError('RF_SHUTTING_DOWN'), state.id);
+      finish(state, 503, false, false);
+      return;
+    }
+    const upgrade = req.headers.upgrade ?? 'websocket';
+    const failure = prepare(req, state, upgrade);
+    if (failure !== null) {
+      writeErrorHead(socket, failure, state.id);
+      finish(state, failure.status, false, false);
+      return;
+    }
+    active++;
+    proxyUpgrade(socket, head, state.forward!, state.method, state.id, {
+      onResponse(status) {
+        finish(state, status, false, false);
+      },
+      onError(err, kind) {
+        state.upstreamError = { kind, err: err.cause ?? err };
+        finish(state, err.status, true, false);
+      },
+      onTunnel() {
+        // Switched: from now on a tunnel, not a request the drain waits for.
+        tunnels.add(socket);
+        socket.once('close', () => tunnels.delete(socket));
+        requestEnded();
+      },
+      onFailed() {
+        finish(state, 0, false, true); // no-op when onResponse/onError already reported it
+        requestEnded();
+      },
+    });
+  }
+
+  /** While draining, a keep-alive connection whose last response is done is closed, once its bytes are flushed. */
+  function reapIfIdle(socket: TaggedSocket): void {
+    if (socket.destroyed || (socket[BUSY] ?? 0) > 0 || tunnels.has(socket)) return;
+    if (socket.writableLength > 0) {
+      socket.once('drain', () => reapIfIdle(socket));
+      return;
+    }
+    socket.destroy();
+  }
+
+  let closing: Promise<void> | null = null;
+  async function drain(): Promise<void> {
+    draining = true;
+    // fastify.close(): the listener stops accepting and idle keep-alive sockets are closed at once; it resolves
+    // when the last connection is gone.
+    const appClosed = app.close();
+    for (const socket of sockets) reapIfIdle(socket);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), shutdownTimeoutMs);
+    });
+    const requestsDone =
+      active === 0 ? Promise.resolve(true) : new Promise<true>((r) => idleWaiters.push(() => r(true)));
+    const inTime = await Promise.race([requestsDone, deadline]);
+    if (!inTime) {
+      log.warn({ event: 'edge.drain_timeout', cutOff: active, shutdownTimeoutMs }, 'in-flight requests cut off');
+      for (const socket of sockets) socket.destroy();
+    }
+    // WebSocket tunnels have no natural end: they stay while HTTP requests finish, then go (clients reconnect).
+    for (const tunnel of tunnels) tunnel.destroy();
+    const closedInTime = await Promise.race([appClosed.then(() => true), deadline]);
+    clearTimeout(timer);
+    if (!closedInTime) {
+      for (const socket of sockets) socket.destroy();
+      await appClosed;
+    }
+    await pools.close(1000);
+    log.info({ event: 'edge.closed', drainedInTime: inTime }, 'edge listener closed');
+  }
+
+  return {
+    app,
+    async listen(port: number, host: string) {
+      await app.listen({ port, host });
+      const address = app.server.address();
+      return { port: typeof address === 'object' && address !== null ? address.port : port };
+    },
+    close() {
+      closing ??= drain();
+      return closing;
+    },
+    inFlight: () => active + tunnels.size,
+  };
+}
+
+function compileTablePlan(routing: EdgeRouting, log: Logger): TablePlan {
+  const table = routing.table;
+  let trusted: TrustedProxies;
+  try {
+    trusted = compileTrustedProxies(table.trustedProxies);
+  } catch (err) {
+    // The loader validates the list; should an entry still not parse, trusting nobody is the safe reading.
+    log.error({ event: 'config.trusted_proxies_invalid', err }, 'trustedProxies unusable; trusting no proxy');
+    trusted = compileTrustedProxies([]);
+  }
+  const upstreams = new Map<string, UpstreamPlan>();
+  for (const [name, config] of table.upstreams) {
+    const origin = new URL(config.origin);
+    upstreams.set(name, {
+      config,
+      source: `${config.origin}/`,
+      host: config.host.kind === 'preserve' ? null : config.host.kind === 'upstream' ? origin.host : config.host.value,
+      location: config.rewriteLocation ? { upstreamOrigin: config.origin, basePath: config.basePath } : null,
+    });
+  }
+  return {
+    routing,
+    trusted,
+    upstreams,
+    overrideHeader: table.override.header.toLowerCase(),
+    overrideCookie: table.override.cookie,
+    maxUrlLength: table.limits.maxUrlLength,
+  };
+}
+
+/** Children of the per-request metrics, looked up by a string key instead of prom-client's label hashing. */
+class RequestMetricCache {
+  readonly #metrics: EdgeMetrics;
+  readonly #children = new Map<string, { count: { inc(): void }; duration: { observe(v: number): void } }>();
+
+  constructor(metrics: EdgeMetrics) {
+    this.#metrics = metrics;
+  }
+
+  observe(route: string, target: string, method: string, statusClass: string, seconds: number): void {
+    const key = `${route}\u0000${target}\u0000${method}\u0000${statusClass}`;
+    let child = this.#children.get(key);
+    if (child === undefined) {
+      child = {
+        count: this.#metrics.requests.labels(route, target, method, statusClass),
+        duration: this.#metrics.requestDuration.labels(route, target, method, statusClass),
+      };
+      this.#children.set(key, child);
+    }
+    child.count.inc();
+    child.duration.observe(seconds);
+  }
+}

@@ -1,0 +1,172 @@
+// Starts an edge listener for integration tests, with a hand-built route table (every default filled in, as
+// src/config would) and a trivial routing decision: the longest matching path prefix picks a route, whose mode says
+// legacy or service. The real router has its own tests; these exercise forwarding.
+import { Writable } from 'node:stream';
+import { createLogger } from '../../src/adapters/logger.ts';
+import { createMetrics, type EdgeMetrics } from '../../src/adapters/metrics.ts';
+import type { HostPolicy, RouteTable, UpstreamConfig } from '../../src/config/types.ts';
+import type { Decision, Outcome, Target } from '../../src/core/types.ts';
+import { createEdgeServer, type EdgeRouting, type EdgeServer } from '../../src/http/edge-server.ts';
+import { TEST_ROLLOUT } from './route-table-fixtures.ts';
+
+export interface UpstreamSpec {
+  readonly url: string;
+  readonly connectTimeoutMs?: number;
+  readonly headersTimeoutMs?: number;
+  readonly bodyTimeoutMs?: number;
+  readonly host?: HostPolicy;
+  readonly rewriteLocation?: boolean;
+  readonly connections?: number;
+}
+
+export interface PrefixRoute {
+  readonly id: string;
+  /** Matches this path and everything under it. */
+  readonly prefix: string;
+  readonly service: string;
+  readonly mode?: 'legacy' | 'service';
+}
+
+export interface TableSpec {
+  readonly upstreams: Record<string, string | UpstreamSpec>;
+  readonly legacy: string;
+  readonly routes?: readonly PrefixRoute[];
+  readonly trustedProxies?: readonly string[];
+  readonly limits?: { maxUrlLength?: number; maxHeaderBytes?: number };
+}
+
+export function makeTable(spec: TableSpec): RouteTable {
+  const upstreams = new Map<string, UpstreamConfig>();
+  for (const [name, raw] of Object.entries(spec.upstreams)) {
+    const u: UpstreamSpec = typeof raw === 'string' ? { url: raw } : raw;
+    const parsed = new URL(u.url);
+    upstreams.set(name, {
+      name,
+      url: u.url,
+      origin: parsed.origin,
+      basePath: parsed.pathname.replace(/\/+$/, ''),
+      connectTimeoutMs: u.connectTimeoutMs ?? 2_000,
+      headersTimeoutMs: u.headersTimeoutMs ?? 10_000,
+      bodyTimeoutMs: u.bodyTimeoutMs ?? 0,
+      host: u.host ?? { kind: 'preserve' },
+      rewriteLocation: u.rewriteLocation ?? false,
+      connections: u.connections ?? 16,
+    });
+  }
+  return {
+    version: 1,
+    upstreams,
+    legacy: spec.legacy,
+    stickiness: [{ kind: 'ip' }],
+    rollout: TEST_ROLLOUT,
+    routes: (spec.routes ?? []).map((r, i) => ({
+      id: r.id,
+      path: `${r.prefix}/*`,
+      methods: null,
+      service: r.service,
+      flag: null,
+      mode: r.mode ?? 'service',
+      adapter: null,
+      rollout: TEST_ROLLOUT,
+      line: i + 1,
+    })),
+    trustedProxies: spec.trustedProxies ?? [],
+    override: { header: 'x-edge-route', cookie: 'edge_route' },
+    limits: { maxUrlLength: spec.limits?.maxUrlLength ?? 8192, maxHeaderBytes: spec.limits?.maxHeaderBytes ?? 16384 },
+    hash: 'test00000000',
+    source: 'test',
+  };
+}
+
+/** Longest prefix wins; an override (when verified) forces the target; unmatched → legacy. */
+export function prefixRouting(table: RouteTable, routes: readonly PrefixRoute[]): EdgeRouting {
+  const sorted = [...routes].sort((a, b) => b.prefix.length - a.prefix.length);
+  return {
+    table,
+    decide(facts, override: Target | null): Decision {
+      const route = sorted.find((r) => facts.path === r.prefix || facts.path.startsWith(`${r.prefix}/`));
+      if (route === undefined) {
+        return base(null, 'legacy', table.legacy, 'unmatched');
+      }
+      if (override !== null) {
+        return base(route.id, override, override === 'service' ? route.service : table.legacy, 'override');
+      }
+      return (route.mode ?? 'service') === 'service'
+        ? base(route.id, 'service', route.service, 'mode_service')
+        : base(route.id, 'legacy', table.legacy, 'mode_legacy');
+    },
+  };
+}
+
+function base(routeId: string | null, target: Target, upstream: string, reason: Decision['reason']): Decision {
+  return { routeId, target, upstream, reason, bucket: null, weight: null, shadow: false };
+}
+
+export interface TestEdge {
+  readonly edge: EdgeServer;
+  readonly port: number;
+  readonly url: string;
+  readonly metrics: EdgeMetrics;
+  /** Every pino line the edge wrote, parsed. */
+  readonly logs: Array<Record<string, unknown>>;
+  readonly outcomes: Outcome[];
+  /** Swap the routing, as a hot reload does. */
+  setRouting(routing: EdgeRouting): void;
+  close(): Promise<void>;
+}
+
+export interface StartEdgeOptions {
+  readonly verifyOverride?: (token: string) => Target | null;
+  readonly shutdownTimeoutMs?: number;
+  readonly recordOutcome?: (o: Outcome) => void;
+}
+
+export async function startEdge(spec: TableSpec, options: StartEdgeOptions = {}): Promise<TestEdge> {
+  const logs: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') logs.push(JSON.parse(line));
+      done();
+    },
+  });
+  const log = createLogger('info', sink);
+  const metrics = createMetrics({ processMetrics: false });
+  const outcomes: Outcome[] = [];
+  const table = makeTable(spec);
+  let routing = prefixRouting(table, spec.routes ?? []);
+  const edge = await createEdgeServer({
+    log,
+    metrics,
+    routing: () => routing,
+    recordOutcome: options.recordOutcome ?? ((o) => outcomes.push(o)),
+    verifyOverride: options.verifyOverride,
+    shutdownTimeoutMs: options.shutdownTimeoutMs ?? 2_000,
+  });
+  const { port } = await edge.listen(0, '127.0.0.1');
+  return {
+    edge,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    metrics,
+    logs,
+    outcomes,
+    setRouting(next) {
+      routing = next;
+    },
+    close: () => edge.close(),
+  };
+}
+
+/** The `event: 'request'` log lines. */
+export function requestLines(logs: ReadonlyArray<Record<string, unknown>>): Array<Record<string, unknown>> {
+  return logs.filter((l) => l['event'] === 'request');
+}
+
+/** Resolves once `predicate` holds, polling (for things that happen just after a response, like log lines). */
+export async function eventually(predicate: () => boolean, timeoutMs = 2000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}

@@ -1,0 +1,102 @@
+// Real HTTP upstreams for integration tests: node:http servers on port 0 that record what reached them.
+import { createHash } from 'node:crypto';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+export interface ReceivedRequest {
+  readonly method: string;
+  /** The request target exactly as the upstream's parser saw it. */
+  readonly url: string;
+  readonly rawHeaders: readonly string[];
+  readonly headers: http.IncomingHttpHeaders;
+  readonly remotePort: number;
+}
+
+export interface TestUpstream {
+  readonly name: string;
+  readonly url: string;
+  readonly port: number;
+  readonly server: http.Server;
+  /** Every request that reached this upstream, in arrival order. */
+  readonly received: ReceivedRequest[];
+  close(): Promise<void>;
+}
+
+export type UpstreamHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** Starts an upstream on 127.0.0.1:0; `handler` answers (default: the echo handler). */
+export async function startUpstream(name: string, handler: UpstreamHandler = echoHandler(name)): Promise<TestUpstream> {
+  const received: ReceivedRequest[] = [];
+  const sockets = new Set<Socket>();
+  const server = http.createServer({ requestTimeout: 0 }, (req, res) => {
+    received.push({
+      method: req.method ?? '',
+      url: req.url ?? '',
+      rawHeaders: req.rawHeaders,
+      headers: req.headers,
+      remotePort: req.socket.remotePort ?? 0,
+    });
+    handler(req, res);
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    name,
+    url: `http://127.0.0.1:${port}`,
+    port,
+    server,
+    received,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+export interface EchoBody {
+  readonly upstream: string;
+  readonly method: string;
+  readonly url: string;
+  readonly rawHeaders: readonly string[];
+  readonly bodyBytes: number;
+  readonly bodySha256: string;
+}
+
+/** Answers every request with what it received (method, raw target, raw headers, body size and hash). */
+export function echoHandler(name: string): UpstreamHandler {
+  return (req, res) => {
+    const hash = createHash('sha256');
+    let bytes = 0;
+    req.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+      hash.update(chunk);
+    });
+    req.on('end', () => {
+      const body: EchoBody = {
+        upstream: name,
+        method: req.method ?? '',
+        url: req.url ?? '',
+        rawHeaders: req.rawHeaders,
+        bodyBytes: bytes,
+        bodySha256: hash.digest('hex'),
+      };
+      const text = JSON.stringify(body);
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+      res.end(req.method === 'HEAD' ? undefined : text);
+    });
+  };
+}
+
+/** Value of header `name` (case-insensitive) in a raw header list; all values when repeated. */
+export function rawHeaderValues(rawHeaders: readonly string[], name: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    if (rawHeaders[i]!.toLowerCase() === name.toLowerCase()) out.push(rawHeaders[i + 1]!);
+  }
+  return out;
+}
