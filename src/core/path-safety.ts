@@ -16,8 +16,8 @@
 //   - a malformed escape (`%zz`, `%4`), a percent-encoded sequence that is not UTF-8, or a raw
 //     control character                                                                            → bad_encoding
 // Double (or deeper) encodings are decoded repeatedly, bounded, only to LOOK for the forms above: `%252e%252e`,
-// `%252f`, `%255c`, `%2500`, `%253b` are refused because an upstream that decodes twice would see them (nesting deeper than
-// MAX_DECODE_ROUNDS is refused as bad_encoding). A lone `%25` that does not hide one of them (`/100%25`) is fine.
+// `%252f`, `%255c`, `%2500`, `%253b` are refused because an upstream that decodes twice would see them (nesting
+// deeper than MAX_DECODE_ROUNDS is refused as bad_encoding). A lone `%25` that hides none of them (`/100%25`) is fine.
 // The request target must be origin-form (RFC 9112 §3.2.1): absolute-form (`http://host/p`) is refused as
 // absolute_form, authority-form (`host:443`), asterisk-form (`*`) or anything not starting with `/` as
 // not_origin_form, and so is a raw `#` (a fragment is never part of a request target, and find-my-way would cut the
