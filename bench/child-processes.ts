@@ -46,14 +46,15 @@ function track(child: ChildProcess): ChildProcess {
 export interface LaunchOptions {
   readonly cwd?: string;
   readonly env?: NodeJS.ProcessEnv;
-  /** Where stdout and stderr go; default: discarded. */
+  /** Where stdout (and stderr, unless `errFile` is given) goes; default: discarded. */
   readonly logFile?: string;
+  readonly errFile?: string;
 }
 
 function stdioFor(options: LaunchOptions): ['ignore', number | 'ignore', number | 'ignore'] {
-  if (!options.logFile) return ['ignore', 'ignore', 'ignore'];
-  const fd = openSync(options.logFile, 'a');
-  return ['ignore', fd, fd];
+  const out = options.logFile ? openSync(options.logFile, 'a') : 'ignore';
+  const err = options.errFile ? openSync(options.errFile, 'a') : out;
+  return ['ignore', out, err];
 }
 
 /** Starts a program (nginx, the rf-edge CLI). */

@@ -23,16 +23,17 @@ export interface LoadPlan {
 export interface LoadResult {
   readonly mode: 'max' | 'fixed-rate';
   readonly targetRate: number | null;
-  /** Requests sent during the measured window that completed with any status. */
+  /** Answers (any status) that arrived during the measured window: the throughput, and the divisor of CPU time. */
   readonly requests: number;
-  /** Answers with a status outside 2xx. */
+  /** Of the requests sent during the window: answers with a status outside 2xx. */
   readonly non2xx: number;
-  /** Transport failures (refused, reset, timeout). */
+  /** Of the requests sent during the window: transport failures (refused, reset, timeout). */
   readonly errors: number;
   readonly firstError: string | null;
   readonly durationMs: number;
-  /** Completed requests per second of the measured window. */
+  /** `requests` per second of the measured window. */
   readonly rps: number;
+  /** Of the requests sent during the window, from hand-over to the connection pool to the answer's last byte. */
   readonly latency: LatencySummary;
   /** The generator's own CPU time over wall time in the measured window; near 1 means it was the bottleneck. */
   readonly generatorCpuShare: number;

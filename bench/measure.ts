@@ -8,6 +8,8 @@ import type { Target } from './targets/target.ts';
 
 export interface Measurement {
   readonly target: string;
+  /** 1-based: targets are loaded in turn, round after round, so a burst of background load hits them alike. */
+  readonly round: number;
   readonly load: LoadResult;
   /** Proxy CPU time per completed request in µs; null for `direct` or where /proc is missing. */
   readonly proxyCpuUsPerRequest: number | null;
@@ -30,6 +32,7 @@ export async function measure(
   plan: Omit<LoadPlan, 'origin'>,
   upstreamPid: number,
   readCpu: boolean,
+  round = 1,
 ): Promise<Measurement> {
   const generator = launchScript(generatorScript, []);
   const what = `load generator against ${target.name}`;
@@ -68,6 +71,7 @@ export async function measure(
       start === null || end === null || load.requests === 0 ? null : (end - start) / load.requests;
     return {
       target: target.name,
+      round,
       load,
       proxyCpuUsPerRequest: perRequest(proxyStart, proxyEnd),
       upstreamCpuUsPerRequest: perRequest(upstreamStart, upstreamEnd),

@@ -1,5 +1,10 @@
-// Turns measurements into the verdict (ratios against the floors of issue 2) and the table the bench prints.
-// Pure: the same results always print the same text, which is what the tests check.
+// Turns measurements into per-target figures, the verdict (ratios against the floors of issue 2) and the table the
+// bench prints. Pure: the same results always print the same text, which is what the tests check.
+//
+// Targets are loaded in rounds (each round loads every target once, in turn), and every ratio is computed within a
+// round and then the median taken: on a shared machine a burst of background load lands on one run, and pairing
+// runs that were close in time keeps that burst from deciding the verdict. The per-round values are printed too,
+// so the spread shows how noisy the machine was.
 import type { Measurement } from './measure.ts';
 
 /** rf-edge must keep at least this share of bare @fastify/http-proxy's requests/s. */
@@ -18,26 +23,47 @@ const DIRECT_HEADROOM = 1.5;
 const RATIOED_PROXIES = new Set(['bare-http-proxy', 'rf-edge']);
 
 export interface BenchSettings {
+  readonly rounds: number;
   readonly connections: number;
   readonly warmupMs: number;
   readonly durationMs: number;
   readonly rate: number;
   readonly rateConnections: number;
+  readonly rateDurationMs: number;
   readonly paths: readonly string[];
   readonly users: number;
 }
 
+/** One target's figures over all its rounds. */
+export interface TargetSummary {
+  readonly target: string;
+  readonly rounds: number;
+  /** Medians over rounds. */
+  readonly rps: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly p999Ms: number;
+  readonly rpsMin: number;
+  readonly rpsMax: number;
+  /** Total CPU over total requests of all rounds. */
+  readonly proxyCpuUsPerRequest: number | null;
+  readonly upstreamCpuUsPerRequest: number | null;
+  /** The busiest round's. */
+  readonly generatorCpuShare: number;
+}
+
 export interface FloorCheck {
+  /** Median over rounds; null when it could not be measured (a target failed to start). */
   readonly value: number | null;
+  readonly perRound: readonly number[];
   readonly limit: number;
-  /** Null when the figure could not be measured (a target failed to start). */
   readonly pass: boolean | null;
 }
 
 export interface Verdict {
   /** rf-edge requests/s over bare @fastify/http-proxy's, max throughput. */
   readonly rpsRatio: FloorCheck;
-  /** rf-edge CPU per request over bare @fastify/http-proxy's. No floor: it says where the gap comes from. */
+  /** rf-edge CPU per request over bare @fastify/http-proxy's. No floor: it says where a gap comes from. */
   readonly cpuRatio: number | null;
   /** rf-edge p99 minus direct p99 at the fixed rate, in ms. */
   readonly p99AddedMs: FloorCheck;
@@ -54,6 +80,8 @@ export interface BenchResults {
     readonly loadavgAfter: readonly number[];
   };
   readonly settings: BenchSettings;
+  readonly summary: { readonly max: readonly TargetSummary[]; readonly fixedRate: readonly TargetSummary[] };
+  /** Every run, every round. */
   readonly max: readonly Measurement[];
   readonly fixedRate: readonly Measurement[];
   /** Targets that did not run, and why (nginx not installed, rf-edge did not start…). */
@@ -62,62 +90,121 @@ export interface BenchResults {
   readonly verdict: Verdict;
 }
 
-function find(measurements: readonly Measurement[], target: string): Measurement | undefined {
-  return measurements.find((m) => m.target === target);
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[mid] ?? Number.NaN)
+    : ((sorted[mid - 1] ?? Number.NaN) + (sorted[mid] ?? Number.NaN)) / 2;
+}
+
+function totalPerRequest(runs: readonly Measurement[], pick: (m: Measurement) => number | null): number | null {
+  let cpu = 0;
+  let requests = 0;
+  for (const m of runs) {
+    const perRequest = pick(m);
+    if (perRequest === null) return null;
+    cpu += perRequest * m.load.requests;
+    requests += m.load.requests;
+  }
+  return requests === 0 ? null : cpu / requests;
+}
+
+/** Per-target figures, in the order targets first appear. */
+export function summarise(measurements: readonly Measurement[]): TargetSummary[] {
+  const byTarget = new Map<string, Measurement[]>();
+  for (const m of measurements) byTarget.set(m.target, [...(byTarget.get(m.target) ?? []), m]);
+  return [...byTarget].map(([target, runs]) => {
+    const rps = runs.map((m) => m.load.rps);
+    return {
+      target,
+      rounds: runs.length,
+      rps: median(rps),
+      p50Ms: median(runs.map((m) => m.load.latency.p50Ms)),
+      p99Ms: median(runs.map((m) => m.load.latency.p99Ms)),
+      p999Ms: median(runs.map((m) => m.load.latency.p999Ms)),
+      rpsMin: Math.min(...rps),
+      rpsMax: Math.max(...rps),
+      proxyCpuUsPerRequest: totalPerRequest(runs, (m) => m.proxyCpuUsPerRequest),
+      upstreamCpuUsPerRequest: totalPerRequest(runs, (m) => m.upstreamCpuUsPerRequest),
+      generatorCpuShare: Math.max(...runs.map((m) => m.load.generatorCpuShare)),
+    };
+  });
+}
+
+/** `figure(a, b)` for every round in which both targets ran, in round order. */
+function paired(
+  runs: readonly Measurement[],
+  a: string,
+  b: string,
+  figure: (a: Measurement, b: Measurement) => number,
+): number[] {
+  const out: number[] = [];
+  const rounds = [...new Set(runs.map((m) => m.round))].sort((x, y) => x - y);
+  for (const round of rounds) {
+    const first = runs.find((m) => m.round === round && m.target === a);
+    const second = runs.find((m) => m.round === round && m.target === b);
+    if (first && second) out.push(figure(first, second));
+  }
+  return out;
+}
+
+function floorCheck(perRound: number[], limit: number, passes: (value: number) => boolean): FloorCheck {
+  const value = perRound.length === 0 ? null : median(perRound);
+  return { value, perRound, limit, pass: value === null || Number.isNaN(value) ? null : passes(value) };
 }
 
 export function judge(max: readonly Measurement[], fixedRate: readonly Measurement[], offeredRate: number): Verdict {
   const warnings: string[] = [];
-  const bare = find(max, 'bare-http-proxy');
-  const edge = find(max, 'rf-edge');
-  const rpsRatio = bare && edge && bare.load.rps > 0 ? edge.load.rps / bare.load.rps : null;
-  const bareCpu = bare?.proxyCpuUsPerRequest ?? null;
-  const edgeCpu = edge?.proxyCpuUsPerRequest ?? null;
+  const rpsRatios = paired(max, 'rf-edge', 'bare-http-proxy', (edge, bare) => edge.load.rps / bare.load.rps);
+  const p99Added = paired(
+    fixedRate,
+    'rf-edge',
+    'direct',
+    (edge, direct) => edge.load.latency.p99Ms - direct.load.latency.p99Ms,
+  );
+  const summaries = summarise(max);
+  const bareCpu = summaries.find((s) => s.target === 'bare-http-proxy')?.proxyCpuUsPerRequest ?? null;
+  const edgeCpu = summaries.find((s) => s.target === 'rf-edge')?.proxyCpuUsPerRequest ?? null;
   const cpuRatio = bareCpu !== null && edgeCpu !== null && bareCpu > 0 ? edgeCpu / bareCpu : null;
-  const directFixed = find(fixedRate, 'direct');
-  const edgeFixed = find(fixedRate, 'rf-edge');
-  const p99AddedMs = directFixed && edgeFixed ? edgeFixed.load.latency.p99Ms - directFixed.load.latency.p99Ms : null;
 
   for (const m of [...max, ...fixedRate]) {
-    const label = `${m.target} (${m.load.mode})`;
+    const label = `${m.target} (${m.load.mode}, round ${m.round})`;
     if (m.load.errors > 0) {
       warnings.push(`${label}: ${m.load.errors} transport errors, first: ${m.load.firstError ?? 'unknown'}`);
     }
     if (m.load.non2xx > 0) warnings.push(`${label}: ${m.load.non2xx} answers outside 2xx`);
     if (m.load.requests === 0) warnings.push(`${label}: no request completed`);
   }
-  for (const m of max) {
-    if (m.load.generatorCpuShare > GENERATOR_BUSY_SHARE) {
+  for (const s of summaries) {
+    if (s.generatorCpuShare > GENERATOR_BUSY_SHARE) {
       warnings.push(
-        `${m.target}: the load generator used ${pct(m.load.generatorCpuShare)} of a core; its requests/s may be ` +
+        `${s.target}: the load generator used ${pct(s.generatorCpuShare)} of a core; its requests/s may be ` +
           'the generator’s limit, not the target’s',
       );
     }
   }
-  const direct = find(max, 'direct');
-  const fastestProxy = Math.max(0, ...max.filter((m) => RATIOED_PROXIES.has(m.target)).map((m) => m.load.rps));
-  if (direct && fastestProxy > 0 && direct.load.rps < fastestProxy * DIRECT_HEADROOM) {
+  const direct = summaries.find((s) => s.target === 'direct');
+  const fastestProxy = Math.max(0, ...summaries.filter((s) => RATIOED_PROXIES.has(s.target)).map((s) => s.rps));
+  if (direct && fastestProxy > 0 && direct.rps < fastestProxy * DIRECT_HEADROOM) {
     warnings.push(
-      `direct (${fmtInt(direct.load.rps)} req/s) is not clearly faster than the node proxies ` +
+      `direct (${fmtInt(direct.rps)} req/s) is not clearly faster than the node proxies ` +
         `(${fmtInt(fastestProxy)} req/s): the generator or the upstream may be the bottleneck`,
     );
   }
   for (const m of fixedRate) {
     if (m.load.rps < offeredRate * ACHIEVED_RATE_MIN_SHARE) {
       warnings.push(
-        `${m.target}: achieved ${fmtInt(m.load.rps)} of ${fmtInt(offeredRate)} req/s offered; ` +
+        `${m.target} (round ${m.round}): achieved ${fmtInt(m.load.rps)} of ${fmtInt(offeredRate)} req/s offered; ` +
           'its latency is not a measurement at that rate',
       );
     }
   }
   return {
-    rpsRatio: { value: rpsRatio, limit: RPS_RATIO_FLOOR, pass: rpsRatio === null ? null : rpsRatio >= RPS_RATIO_FLOOR },
+    rpsRatio: floorCheck(rpsRatios, RPS_RATIO_FLOOR, (v) => v >= RPS_RATIO_FLOOR),
     cpuRatio,
-    p99AddedMs: {
-      value: p99AddedMs,
-      limit: P99_ADDED_CEILING_MS,
-      pass: p99AddedMs === null ? null : p99AddedMs <= P99_ADDED_CEILING_MS,
-    },
+    p99AddedMs: floorCheck(p99Added, P99_ADDED_CEILING_MS, (v) => v <= P99_ADDED_CEILING_MS),
     warnings,
   };
 }
@@ -143,6 +230,10 @@ function passText(check: FloorCheck): string {
   return check.pass ? 'PASS' : 'FAIL';
 }
 
+function rounds(check: FloorCheck, format: (n: number) => string): string {
+  return check.perRound.length > 1 ? check.perRound.map(format).join(', ') : '';
+}
+
 function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]): string =>
@@ -154,7 +245,7 @@ function table(header: readonly string[], rows: readonly (readonly string[])[]):
 }
 
 export function formatReport(results: BenchResults): string {
-  const { settings, verdict } = results;
+  const { settings, verdict, summary } = results;
   const out: string[] = [];
   out.push(
     `raptorflow-edge bench · node ${results.machine.node} · ${results.machine.cpus} CPUs · load average ` +
@@ -162,60 +253,76 @@ export function formatReport(results: BenchResults): string {
       `${results.machine.loadavgAfter.map((n) => n.toFixed(2)).join(' ')} after`,
   );
   out.push(
-    `paths ${settings.paths.join(', ')} in turn, x-user-id from ${settings.users} users, ` +
-      `${settings.warmupMs / 1000} s warm-up + ${settings.durationMs / 1000} s measured per run`,
+    `paths ${settings.paths.join(', ')} in turn, x-user-id from ${settings.users} users; ` +
+      `${settings.rounds} rounds, each loading every target in turn; figures are medians over rounds`,
   );
   out.push('');
-  out.push(`Max throughput (closed loop, ${settings.connections} keep-alive connections)`);
+  out.push(
+    `Max throughput (closed loop, ${settings.connections} keep-alive connections, ` +
+      `${settings.warmupMs / 1000} s warm-up + ${settings.durationMs / 1000} s measured per run)`,
+  );
   out.push(
     table(
-      ['target', 'req/s', 'p50 ms', 'p99 ms', 'proxy CPU µs/req', 'upstream CPU µs/req', 'generator CPU'],
-      results.max.map((m) => [
-        m.target,
-        fmtInt(m.load.rps),
-        fmtMs(m.load.latency.p50Ms),
-        fmtMs(m.load.latency.p99Ms),
-        fmtUs(m.proxyCpuUsPerRequest),
-        fmtUs(m.upstreamCpuUsPerRequest),
-        pct(m.load.generatorCpuShare),
+      [
+        'target',
+        'req/s',
+        'req/s range',
+        'p50 ms',
+        'p99 ms',
+        'proxy CPU µs/req',
+        'upstream CPU µs/req',
+        'generator CPU',
+      ],
+      summary.max.map((s) => [
+        s.target,
+        fmtInt(s.rps),
+        `${fmtInt(s.rpsMin)}–${fmtInt(s.rpsMax)}`,
+        fmtMs(s.p50Ms),
+        fmtMs(s.p99Ms),
+        fmtUs(s.proxyCpuUsPerRequest),
+        fmtUs(s.upstreamCpuUsPerRequest),
+        pct(s.generatorCpuShare),
       ]),
     ),
   );
   out.push('');
   out.push(
-    `Fixed rate (open loop, ${fmtInt(settings.rate)} req/s offered over ${settings.rateConnections} connections)`,
+    `Fixed rate (open loop, ${fmtInt(settings.rate)} req/s offered over ${settings.rateConnections} connections, ` +
+      `${settings.warmupMs / 1000} s warm-up + ${settings.rateDurationMs / 1000} s measured per run)`,
   );
   out.push(
     table(
       ['target', 'achieved req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'proxy CPU µs/req'],
-      results.fixedRate.map((m) => [
-        m.target,
-        fmtInt(m.load.rps),
-        fmtMs(m.load.latency.p50Ms),
-        fmtMs(m.load.latency.p99Ms),
-        fmtMs(m.load.latency.p999Ms),
-        fmtUs(m.proxyCpuUsPerRequest),
+      summary.fixedRate.map((s) => [
+        s.target,
+        fmtInt(s.rps),
+        fmtMs(s.p50Ms),
+        fmtMs(s.p99Ms),
+        fmtMs(s.p999Ms),
+        fmtUs(s.proxyCpuUsPerRequest),
       ]),
     ),
   );
   for (const skipped of results.skipped) out.push(`${skipped.target}: ${skipped.reason}`);
   out.push('');
-  out.push('Ratios');
+  out.push('Ratios (median of the rounds; each round’s value after it)');
   const ratio = verdict.rpsRatio.value;
   const added = verdict.p99AddedMs.value;
   out.push(
     table(
-      ['', 'value', 'floor', 'result'],
+      ['', 'value', 'floor', 'result', 'rounds'],
       [
         [
           'rf-edge req/s ÷ bare @fastify/http-proxy req/s',
           ratio === null ? '—' : ratio.toFixed(2),
           `≥ ${RPS_RATIO_FLOOR}`,
           passText(verdict.rpsRatio),
+          rounds(verdict.rpsRatio, (n) => n.toFixed(2)),
         ],
         [
           'rf-edge CPU/req ÷ bare @fastify/http-proxy CPU/req',
           verdict.cpuRatio === null ? '—' : verdict.cpuRatio.toFixed(2),
+          '',
           '',
           '',
         ],
@@ -224,6 +331,7 @@ export function formatReport(results: BenchResults): string {
           added === null ? '—' : `${added.toFixed(2)} ms`,
           `≤ ${P99_ADDED_CEILING_MS} ms`,
           passText(verdict.p99AddedMs),
+          rounds(verdict.p99AddedMs, (n) => n.toFixed(2)),
         ],
       ],
     ),

@@ -1,7 +1,8 @@
 // `npm run bench`: one upstream, loaded directly and through each proxy, in one run. Every process involved
 // (upstream, proxies, load generator) is a child of this one and is stopped when it ends, however it ends.
 //
-//   npm run bench -- [--duration 6] [--warmup 2] [--connections 50] [--rate 5000] [--rate-connections 64]
+//   npm run bench -- [--rounds 3] [--duration 3] [--warmup 1] [--connections 50]
+//                    [--rate 5000] [--rate-duration 3] [--rate-connections 64]
 //                    [--only direct,bare-http-proxy,nginx,rf-edge] [--out bench/results/latest.json] [--check]
 //
 // --check exits 1 when a floor of issue 2 is missed or could not be measured (for CI); without it the exit
@@ -15,7 +16,7 @@ import { killAllChildren } from './child-processes.ts';
 import type { LoadPlan } from './load-plan.ts';
 import { type Measurement, measure } from './measure.ts';
 import { canReadProcessCpu } from './process-cpu.ts';
-import { type BenchResults, type BenchSettings, formatReport, judge } from './report.ts';
+import { type BenchResults, type BenchSettings, formatReport, judge, summarise } from './report.ts';
 import { startBareHttpProxy } from './targets/bare-http-proxy.ts';
 import { directTarget } from './targets/direct.ts';
 import { findNginx, NGINX_MISSING_MESSAGE, startNginx } from './targets/nginx.ts';
@@ -45,10 +46,12 @@ function describeError(err: unknown): string {
 function readSettings(): { settings: BenchSettings; only: Set<string>; out: string; check: boolean } {
   const { values } = parseArgs({
     options: {
-      duration: { type: 'string', default: '6' },
-      warmup: { type: 'string', default: '2' },
+      rounds: { type: 'string', default: '3' },
+      duration: { type: 'string', default: '3' },
+      warmup: { type: 'string', default: '1' },
       connections: { type: 'string', default: '50' },
       rate: { type: 'string', default: '5000' },
+      'rate-duration': { type: 'string', default: '3' },
       'rate-connections': { type: 'string', default: '64' },
       only: { type: 'string', default: ALL_TARGETS.join(',') },
       out: { type: 'string', default: join('bench', 'results', 'latest.json') },
@@ -68,11 +71,13 @@ function readSettings(): { settings: BenchSettings; only: Set<string>; out: stri
   }
   return {
     settings: {
+      rounds: Math.round(positive('rounds', values.rounds)),
       connections: Math.round(positive('connections', values.connections)),
       warmupMs: positive('warmup', values.warmup) * 1000,
       durationMs: positive('duration', values.duration) * 1000,
       rate: positive('rate', values.rate),
       rateConnections: Math.round(positive('rate-connections', values['rate-connections'])),
+      rateDurationMs: positive('rate-duration', values['rate-duration']) * 1000,
       paths: [RF_EDGE_BENCH_PATHS.service, RF_EDGE_BENCH_PATHS.legacy],
       users: 1000,
     },
@@ -159,18 +164,27 @@ async function main(): Promise<number> {
       users: settings.users,
       connections: rate === null ? settings.connections : settings.rateConnections,
       warmupMs: settings.warmupMs,
-      durationMs: settings.durationMs,
+      durationMs: rate === null ? settings.durationMs : settings.rateDurationMs,
       rate,
     });
+    // Every round loads every target once; odd rounds go forwards and even rounds backwards, so no target is
+    // always the one that runs right after (or before) another.
+    const inRoundOrder = (list: readonly Target[], round: number): Target[] =>
+      round % 2 === 1 ? [...list] : [...list].reverse();
     const max: Measurement[] = [];
-    for (const target of ready) {
-      progress(`max throughput: ${target.name}`);
-      max.push(await measure(target, plan(null), upstream.pid, readCpu));
-    }
     const fixedRate: Measurement[] = [];
-    for (const target of ready.filter((t) => FIXED_RATE_TARGETS.has(t.name))) {
-      progress(`fixed rate ${settings.rate}/s: ${target.name}`);
-      fixedRate.push(await measure(target, plan(settings.rate), upstream.pid, readCpu));
+    for (let round = 1; round <= settings.rounds; round++) {
+      for (const target of inRoundOrder(ready, round)) {
+        progress(`round ${round}/${settings.rounds}, max throughput: ${target.name}`);
+        max.push(await measure(target, plan(null), upstream.pid, readCpu, round));
+      }
+    }
+    const fixedRateTargets = ready.filter((t) => FIXED_RATE_TARGETS.has(t.name));
+    for (let round = 1; round <= settings.rounds; round++) {
+      for (const target of inRoundOrder(fixedRateTargets, round)) {
+        progress(`round ${round}/${settings.rounds}, fixed rate ${settings.rate}/s: ${target.name}`);
+        fixedRate.push(await measure(target, plan(settings.rate), upstream.pid, readCpu, round));
+      }
     }
 
     const evidence: Record<string, Record<string, unknown>> = {};
@@ -184,6 +198,7 @@ async function main(): Promise<number> {
       durationS: (Date.now() - startedAt.getTime()) / 1000,
       machine: { node: process.version, cpus: cpus().length, loadavgBefore, loadavgAfter: loadavg() },
       settings,
+      summary: { max: summarise(max), fixedRate: summarise(fixedRate) },
       max,
       fixedRate,
       skipped,
@@ -200,7 +215,8 @@ async function main(): Promise<number> {
     }
     mkdirSync(dirname(out), { recursive: true });
     writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
-    console.log(`\nresults: ${relative(process.cwd(), out)} (run took ${results.durationS.toFixed(0)} s)`);
+    const shown = relative(process.cwd(), out).startsWith('..') ? out : relative(process.cwd(), out);
+    console.log(`\nresults: ${shown} (run took ${results.durationS.toFixed(0)} s)`);
 
     const missing = ['bare-http-proxy', 'rf-edge'].filter(
       (name) => only.has(name) && !max.some((m) => m.target === name),

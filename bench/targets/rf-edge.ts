@@ -67,6 +67,22 @@ export function sumPrometheusCounter(text: string, name: string): number {
   return total;
 }
 
+/** The lines most likely to say why rf-edge did not come up: the first error on stderr, else the last log lines. */
+export function whyItStopped(errFile: string, logFile: string): string {
+  const read = (file: string): string[] => {
+    try {
+      return readFileSync(file, 'utf8').split('\n').filter(Boolean);
+    } catch {
+      return [];
+    }
+  };
+  const stderr = read(errFile);
+  const firstError = stderr.find((line) => /error/i.test(line));
+  if (firstError) return `stderr: ${firstError.trim()} (full: ${errFile})`;
+  const tail = [...stderr, ...read(logFile)].slice(-3).join(' | ');
+  return tail ? `last output: ${tail} (logs: ${errFile}, ${logFile})` : `no output (logs: ${errFile}, ${logFile})`;
+}
+
 export interface RfEdgeOptions {
   readonly repoRoot: string;
   readonly upstreamOrigin: string;
@@ -92,19 +108,22 @@ export async function startRfEdge(options: RfEdgeOptions): Promise<Target> {
     DATA_DIR: join(workDir, 'rf-edge-data'),
     LOG_LEVEL: 'info',
   });
+  // stdout carries pino's JSON lines, one per request; stderr the human start-up banner and any crash.
   const logFile = join(workDir, 'rf-edge.log');
+  const errFile = join(workDir, 'rf-edge.stderr');
   const child = launch(process.execPath, [join(repoRoot, 'bin', 'rf-edge'), 'start'], {
     cwd: repoRoot,
     env,
     logFile,
+    errFile,
   });
   const origin = `http://127.0.0.1:${port}`;
   const admin = `http://127.0.0.1:${adminPort}`;
   try {
-    await waitForHttp(child, `${admin}/readyz`, options.readyTimeoutMs, `rf-edge (log: ${logFile})`);
+    await waitForHttp(child, `${admin}/readyz`, options.readyTimeoutMs, 'rf-edge');
   } catch (err) {
     await stopChild(child);
-    throw err;
+    throw new Error(`${(err as Error).message}; ${whyItStopped(errFile, logFile)}`, { cause: (err as Error).cause });
   }
   return {
     name: 'rf-edge',

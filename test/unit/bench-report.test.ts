@@ -1,35 +1,37 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Measurement } from '../../bench/measure.ts';
-import { type BenchResults, formatReport, judge } from '../../bench/report.ts';
+import { type BenchResults, formatReport, judge, median, summarise } from '../../bench/report.ts';
 
-function measurement(
-  target: string,
-  figures: {
-    rps: number;
-    p50?: number;
-    p99: number;
-    cpu?: number | null;
-    rate?: number;
-    errors?: number;
-    non2xx?: number;
-    generator?: number;
-  },
-): Measurement {
+interface Figures {
+  rps: number;
+  p50?: number;
+  p99: number;
+  cpu?: number | null;
+  rate?: number;
+  errors?: number;
+  non2xx?: number;
+  generator?: number;
+  round?: number;
+}
+
+function measurement(target: string, figures: Figures): Measurement {
   const p50 = figures.p50 ?? figures.p99 / 2;
+  const requests = Math.round(figures.rps * 3);
   return {
     target,
+    round: figures.round ?? 1,
     load: {
       mode: figures.rate === undefined ? 'max' : 'fixed-rate',
       targetRate: figures.rate ?? null,
-      requests: Math.round(figures.rps * 6),
+      requests,
       non2xx: figures.non2xx ?? 0,
       errors: figures.errors ?? 0,
       firstError: figures.errors ? 'ECONNRESET: other side closed' : null,
-      durationMs: 6000,
+      durationMs: 3000,
       rps: figures.rps,
       latency: {
-        count: Math.round(figures.rps * 6),
+        count: requests,
         meanMs: p50,
         p50Ms: p50,
         p90Ms: figures.p99,
@@ -88,6 +90,31 @@ describe('bench verdict', () => {
     assert.equal(verdict.p99AddedMs.pass, true);
   });
 
+  test('ratios pair runs of the same round, then take the median, so one disturbed round does not decide', () => {
+    const max = [
+      measurement('bare-http-proxy', { rps: 8000, p99: 1, round: 1 }),
+      measurement('rf-edge', { rps: 7600, p99: 1, round: 1 }),
+      // Round 2: the machine got busy during bare's run only.
+      measurement('bare-http-proxy', { rps: 4000, p99: 1, round: 2 }),
+      measurement('rf-edge', { rps: 7000, p99: 1, round: 2 }),
+      measurement('bare-http-proxy', { rps: 6000, p99: 1, round: 3 }),
+      measurement('rf-edge', { rps: 5400, p99: 1, round: 3 }),
+    ];
+    const fixed = [1, 2, 3].flatMap((round) => [
+      measurement('direct', { rps: 5000, p99: 1, rate: 5000, round }),
+      measurement('rf-edge', { rps: 5000, p99: round === 2 ? 40 : 1.5 + round / 10, rate: 5000, round }),
+    ]);
+    const verdict = judge(max, fixed, 5000);
+    assert.deepEqual(verdict.rpsRatio.perRound, [0.95, 1.75, 0.9]);
+    assert.equal(verdict.rpsRatio.value, 0.95);
+    assert.deepEqual(
+      verdict.p99AddedMs.perRound.map((n) => Math.round(n * 100) / 100),
+      [0.6, 39, 0.8],
+    );
+    assert.ok(Math.abs((verdict.p99AddedMs.value ?? 0) - 0.8) < 1e-9);
+    assert.equal(verdict.p99AddedMs.pass, true);
+  });
+
   test('a target that did not run leaves its checks unmeasured, not passed', () => {
     const verdict = judge(
       healthyMax.filter((m) => m.target !== 'rf-edge'),
@@ -108,16 +135,45 @@ describe('bench verdict', () => {
     ];
     const fixed = [measurement('direct', { rps: 4100, p99: 1, rate: 5000 })];
     const warnings = judge(max, fixed, 5000).warnings.join('\n');
-    assert.match(warnings, /rf-edge \(max\): 3 transport errors, first: ECONNRESET/);
-    assert.match(warnings, /rf-edge \(max\): 5 answers outside 2xx/);
+    assert.match(warnings, /rf-edge \(max, round 1\): 3 transport errors, first: ECONNRESET/);
+    assert.match(warnings, /rf-edge \(max, round 1\): 5 answers outside 2xx/);
     assert.match(warnings, /direct: the load generator used 97% of a core/);
     assert.match(warnings, /direct \(9,000 req\/s\) is not clearly faster than the node proxies \(8,000 req\/s\)/);
-    assert.match(warnings, /direct: achieved 4,100 of 5,000 req\/s offered/);
+    assert.match(warnings, /direct \(round 1\): achieved 4,100 of 5,000 req\/s offered/);
   });
 
   test('nginx running as fast as direct is not mistaken for a generator bottleneck', () => {
     const max = healthyMax.map((m) => (m.target === 'nginx' ? measurement('nginx', { rps: 20_500, p99: 5 }) : m));
     assert.deepEqual(judge(max, healthyFixed, 5000).warnings, []);
+  });
+});
+
+describe('bench per-target figures', () => {
+  test('median of an odd and an even count', () => {
+    assert.equal(median([3, 1, 2]), 2);
+    assert.equal(median([4, 1, 3, 2]), 2.5);
+    assert.ok(Number.isNaN(median([])));
+  });
+
+  test('medians over rounds, the requests/s range, and CPU per request weighted by requests served', () => {
+    const [bare] = summarise([
+      measurement('bare-http-proxy', { rps: 1000, p99: 10, cpu: 100, round: 1 }),
+      measurement('bare-http-proxy', { rps: 3000, p99: 30, cpu: 200, round: 2, generator: 0.6 }),
+      measurement('bare-http-proxy', { rps: 2000, p99: 20, cpu: 300, round: 3 }),
+    ]);
+    assert.ok(bare);
+    assert.equal(bare.rounds, 3);
+    assert.equal(bare.rps, 2000);
+    assert.equal(bare.rpsMin, 1000);
+    assert.equal(bare.rpsMax, 3000);
+    assert.equal(bare.p99Ms, 20);
+    // (100·3000 + 200·9000 + 300·6000) / 18000 requests
+    assert.ok(Math.abs((bare.proxyCpuUsPerRequest ?? 0) - 3_900_000 / 18_000) < 1e-9);
+    assert.equal(bare.generatorCpuShare, 0.6);
+  });
+
+  test('direct has no proxy CPU', () => {
+    assert.equal(summarise([measurement('direct', { rps: 1000, p99: 1, cpu: null })])[0]?.proxyCpuUsPerRequest, null);
   });
 });
 
@@ -127,14 +183,17 @@ describe('bench report text', () => {
     durationS: 60,
     machine: { node: 'v20.0.0', cpus: 2, loadavgBefore: [0.5, 0.4, 0.3], loadavgAfter: [1.5, 0.9, 0.5] },
     settings: {
+      rounds: 1,
       connections: 50,
-      warmupMs: 2000,
-      durationMs: 6000,
+      warmupMs: 1000,
+      durationMs: 3000,
       rate: 5000,
       rateConnections: 64,
+      rateDurationMs: 3000,
       paths: ['/a', '/b'],
       users: 1000,
     },
+    summary: { max: summarise(healthyMax), fixedRate: summarise(healthyFixed) },
     max: healthyMax,
     fixedRate: healthyFixed,
     skipped: [],
@@ -145,10 +204,13 @@ describe('bench report text', () => {
   test('one row per target with req/s, p50, p99 and CPU per request; direct has no proxy CPU', () => {
     const text = formatReport(results);
     const row = (target: string) => text.split('\n').find((line) => line.startsWith(`${target} `)) ?? '';
-    assert.match(row('bare-http-proxy'), /^bare-http-proxy\s+8,000\s+6\.00\s+12\.00\s+110\.0\s+20\.0\s+30%$/);
-    assert.match(row('rf-edge'), /^rf-edge\s+7,200\s+7\.00\s+14\.00\s+132\.0\s+20\.0\s+30%$/);
-    assert.match(row('direct'), /^direct\s+20,000\s+2\.50\s+5\.00\s+—\s+20\.0\s+30%$/);
-    assert.match(text, /Fixed rate \(open loop, 5,000 req\/s offered over 64 connections\)/);
+    assert.match(
+      row('bare-http-proxy'),
+      /^bare-http-proxy\s+8,000\s+8,000–8,000\s+6\.00\s+12\.00\s+110\.0\s+20\.0\s+30%$/,
+    );
+    assert.match(row('rf-edge'), /^rf-edge\s+7,200\s+7,200–7,200\s+7\.00\s+14\.00\s+132\.0\s+20\.0\s+30%$/);
+    assert.match(row('direct'), /^direct\s+20,000\s+20,000–20,000\s+2\.50\s+5\.00\s+—\s+20\.0\s+30%$/);
+    assert.match(text, /Fixed rate \(open loop, 5,000 req\/s offered over 64 connections, 1 s warm-up \+ 3 s measured/);
   });
 
   test('ratios are printed with their floors and verdicts', () => {
@@ -159,12 +221,26 @@ describe('bench report text', () => {
     assert.doesNotMatch(text, /Warnings/);
   });
 
+  test('with several rounds, each round’s ratio follows the median', () => {
+    const max = [1, 2].flatMap((round) => [
+      measurement('bare-http-proxy', { rps: 1000, p99: 1, round }),
+      measurement('rf-edge', { rps: round === 1 ? 900 : 950, p99: 1, round }),
+    ]);
+    const text = formatReport({
+      ...results,
+      settings: { ...results.settings, rounds: 2 },
+      verdict: judge(max, [], 5000),
+    });
+    assert.match(text, /rf-edge req\/s ÷ bare @fastify\/http-proxy req\/s\s+0\.93\s+≥ 0\.85\s+PASS\s+0\.90, 0\.95$/m);
+  });
+
   test('skipped targets say why, and unmeasured floors say so', () => {
     const max = healthyMax.filter((m) => m.target !== 'rf-edge' && m.target !== 'nginx');
     const text = formatReport({
       ...results,
+      summary: { max: summarise(max), fixedRate: [] },
       max,
-      fixedRate: healthyFixed.filter((m) => m.target !== 'rf-edge'),
+      fixedRate: [],
       skipped: [
         { target: 'nginx', reason: 'not installed (apt-get install nginx)' },
         { target: 'rf-edge', reason: 'did not start: exited (code 1)' },
