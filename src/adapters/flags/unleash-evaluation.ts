@@ -1,0 +1,143 @@
+// Every verdict comes from unleash-client's own evaluation (its strategies, constraint operators, segments and
+// dependencies), so a flag means exactly what it means in Unleash. The embedded engine runs the SDK's `Unleash`
+// class over an in-memory repository (the SDK's documented `repository` extension point): no URL is ever
+// contacted, metrics are off, and evaluation is synchronous.
+
+import { EventEmitter } from 'node:events';
+import { type Context, Unleash } from 'unleash-client';
+import type { EnhancedFeatureInterface, FeatureInterface } from 'unleash-client/lib/feature.js';
+import type { RepositoryInterface } from 'unleash-client/lib/repository/index.js';
+import type { Segment } from 'unleash-client/lib/strategy/strategy.js';
+import type { FlagContext, FlagVerdict } from '../../core/types.ts';
+import type { FeatureDefinition, SegmentDefinition } from './flags-files.ts';
+
+// Shared, frozen verdicts: evaluate runs on every request and must not allocate more than it has to.
+export const NO_FLAG_DATA: FlagVerdict = Object.freeze({ kind: 'no_flag_data' });
+export const OFF: FlagVerdict = Object.freeze({ kind: 'off' });
+export const NOT_ELIGIBLE: FlagVerdict = Object.freeze({ kind: 'not_eligible' });
+export const ELIGIBLE: FlagVerdict = Object.freeze({ kind: 'eligible' });
+
+/** The two calls a verdict needs; both the embedded engine and a networked SDK instance provide them. */
+export interface VerdictEngine {
+  getFeatureToggleDefinition(name: string): FeatureInterface | undefined;
+  isEnabled(name: string, context: Context, fallback?: boolean): boolean;
+}
+
+/**
+ * unknown flag ⇒ no_flag_data; flag off ⇒ off; on but the SDK says false for this user (constraints, its own
+ * rollout percentage, a parent dependency) ⇒ not_eligible; otherwise eligible.
+ */
+export function verdictOf(engine: VerdictEngine, flag: string, context: FlagContext): FlagVerdict {
+  const definition = engine.getFeatureToggleDefinition(flag);
+  if (definition === undefined) return NO_FLAG_DATA;
+  if (!definition.enabled) return OFF;
+  return engine.isEnabled(flag, toUnleashContext(context), false) ? ELIGIBLE : NOT_ELIGIBLE;
+}
+
+export function toUnleashContext(context: FlagContext): Context {
+  return {
+    userId: context.userId,
+    sessionId: context.sessionId,
+    remoteAddress: context.remoteAddress,
+    // The SDK only reads properties; the spread-free hand-over keeps the hot path cheap.
+    properties: context.properties as Record<string, string>,
+  };
+}
+
+/**
+ * Validated flag files have the SDK's shape plus extra keys; the SDK's own types demand a few fields Unleash itself
+ * omits on the wire (e.g. `constraint.inverted`), which its evaluation treats as false/absent.
+ */
+export function toSdkFeatures(features: readonly FeatureDefinition[]): FeatureInterface[] {
+  return features as unknown as FeatureInterface[];
+}
+
+export function toSdkSegments(segments: readonly SegmentDefinition[]): Segment[] {
+  return segments as unknown as Segment[];
+}
+
+/** An in-memory `RepositoryInterface`: the SDK reads toggles from it, `replace` swaps them atomically. */
+export class SnapshotRepository extends EventEmitter implements RepositoryInterface {
+  private features: ReadonlyMap<string, FeatureInterface> = new Map();
+  private segments: ReadonlyMap<number, Segment> = new Map();
+
+  replace(features: readonly FeatureInterface[], segments: readonly Segment[] = []): void {
+    this.features = new Map(features.map((f) => [f.name, f]));
+    this.segments = new Map(segments.map((s) => [s.id, s]));
+  }
+
+  getToggle(name: string): FeatureInterface | undefined {
+    return this.features.get(name);
+  }
+
+  getToggles(): FeatureInterface[] {
+    return [...this.features.values()];
+  }
+
+  getTogglesWithSegmentData(): EnhancedFeatureInterface[] {
+    return this.getToggles().map(({ strategies, ...rest }) => ({
+      ...rest,
+      strategies: strategies?.map(({ segments, ...strategy }) => ({
+        ...strategy,
+        segments: segments?.map((id) => this.segments.get(id)),
+      })),
+    }));
+  }
+
+  getSegment(id: number): Segment | undefined {
+    return this.segments.get(id);
+  }
+
+  start(): Promise<void> {
+    // The SDK only evaluates once its repository said "ready"; the snapshot is ready from the start.
+    this.emit('ready');
+    return Promise.resolve();
+  }
+
+  stop(): void {
+    this.removeAllListeners();
+  }
+}
+
+export interface EmbeddedEngine extends VerdictEngine {
+  readonly sdk: Unleash;
+  replace(features: readonly FeatureDefinition[], segments?: readonly SegmentDefinition[]): void;
+  names(): Set<string>;
+  destroy(): void;
+}
+
+/**
+ * The SDK over a snapshot of flag definitions. `onSdkEvent` receives the SDK's warnings/errors (e.g. a strategy it
+ * does not know) so they become pino events rather than console noise.
+ */
+export async function createEmbeddedEngine(options: {
+  appName: string;
+  features: readonly FeatureDefinition[];
+  segments?: readonly SegmentDefinition[];
+  onWarn: (message: unknown) => void;
+  onError: (err: unknown) => void;
+}): Promise<EmbeddedEngine> {
+  const repository = new SnapshotRepository();
+  repository.replace(toSdkFeatures(options.features), toSdkSegments(options.segments ?? []));
+  const sdk = new Unleash({
+    appName: options.appName,
+    // Required by the constructor; never contacted: the repository is ours and metrics are disabled.
+    url: 'http://embedded.invalid/api/',
+    repository,
+    disableMetrics: true,
+    metricsInterval: 0,
+    disableAutoStart: true,
+    skipInstanceCountWarning: true,
+  });
+  sdk.on('warn', options.onWarn);
+  sdk.on('error', options.onError);
+  await sdk.start();
+  return {
+    sdk,
+    getFeatureToggleDefinition: (name) => repository.getToggle(name),
+    isEnabled: (name, context, fallback) => sdk.isEnabled(name, context, fallback),
+    replace: (features, segments = []) => repository.replace(toSdkFeatures(features), toSdkSegments(segments)),
+    names: () => new Set(repository.getToggles().map((f) => f.name)),
+    destroy: () => sdk.destroy(),
+  };
+}
