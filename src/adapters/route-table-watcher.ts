@@ -44,6 +44,9 @@ export interface RouteTableWatcher {
   close(): void;
 }
 
+/** How long a file must stay empty before that counts as an edit (rather than a write in progress). */
+const EMPTY_GRACE_MS = 1_000;
+
 export function watchRouteTable(options: RouteTableWatcherOptions): RouteTableWatcher {
   const { file, log, knownFlags } = options;
   const debounceMs = options.debounceMs ?? 100;
@@ -57,8 +60,8 @@ export function watchRouteTable(options: RouteTableWatcherOptions): RouteTableWa
   /** Content hash (or `read:<code>`) last reported as rejected, so repeated triggers stay quiet. */
   let lastRejected: string | undefined;
   let lastSignature: string | undefined;
-  /** An empty file is what a non-atomic write looks like mid-way; it is only reported if it stays empty. */
-  let emptySeen = false;
+  /** An empty file is what a non-atomic write looks like mid-way; it is only reported once it stays empty. */
+  let emptySince: number | undefined;
   let debounce: NodeJS.Timeout | undefined;
   let chain: Promise<unknown> = Promise.resolve();
   let polling = false;
@@ -97,6 +100,7 @@ export function watchRouteTable(options: RouteTableWatcherOptions): RouteTableWa
       return reject(`read:${code}`, [readProblem(file, err)], explicit);
     }
     const hash = hashRouteTableText(text);
+    if (text.trim() !== '') emptySince = undefined;
     if (baselineOnly) {
       appliedHash = hash;
       lastSignature = before;
@@ -112,14 +116,16 @@ export function watchRouteTable(options: RouteTableWatcherOptions): RouteTableWa
         schedule();
         return false;
       }
-      if (text.trim() === '' && !emptySeen) {
-        emptySeen = true;
-        schedule();
-        return false;
+      if (text.trim() === '') {
+        emptySince ??= performance.now();
+        const waited = performance.now() - emptySince;
+        if (waited < EMPTY_GRACE_MS) {
+          schedule(EMPTY_GRACE_MS - waited);
+          return false;
+        }
       }
       if (hash === lastRejected) return false;
     }
-    emptySeen = false;
 
     const result = parseRouteTable(text, file, { knownFlags: knownFlags() });
     if (!result.ok) return reject(hash, result.problems, explicit);
@@ -143,13 +149,13 @@ export function watchRouteTable(options: RouteTableWatcherOptions): RouteTableWa
     return run;
   };
 
-  function schedule(): void {
+  function schedule(delayMs = debounceMs): void {
     if (closed) return;
     if (debounce !== undefined) clearTimeout(debounce);
     debounce = setTimeout(() => {
       debounce = undefined;
       void enqueue(false);
-    }, debounceMs);
+    }, delayMs);
     debounce.unref();
   }
 

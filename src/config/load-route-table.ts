@@ -59,7 +59,7 @@ export function parseRouteTable(text: string, file: string, options: ParseOption
     };
   }
 
-  const raw: unknown = doc.toJS({ maxAliasCount: 1000 });
+  const raw: unknown = doc.toJS();
   const locate = (finding: Finding): ConfigProblem =>
     at(offsetOf(doc, finding.path, finding.anchor), `${describePath(finding.path)}: ${finding.message}`);
 
