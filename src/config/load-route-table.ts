@@ -405,6 +405,7 @@ function yamlErrorMessage(code: string, message: string, text: string, offset: n
     const key = /^[^\s:,{}[\]]+/.exec(text.slice(offset))?.[0];
     return key === undefined ? 'duplicate key in a mapping' : `duplicate key "${key}" in the same mapping`;
   }
+  if (code === 'MULTIPLE_DOCS') return "a second YAML document starts here ('---'); the route table is one document";
   return `YAML syntax error: ${message}`;
 }
 
