@@ -1,0 +1,538 @@
+// The rollout controller: the loop that reads the outcome windows, asks the judge, moves each route through the
+// state machine and stores the result where every replica reads it.
+//
+// Who may do what, and why:
+// - Advancing is done by one replica only, the lease holder, on the fleet-wide window: two replicas judging the
+//   same evidence would race to take the same step.
+// - A replica that cannot see the shared store ("blind") never advances: it cannot know what the fleet did.
+//   It may still roll back on its own local evidence, because sending users back to the monolith is always safe
+//   and waiting for the store could mean minutes of errors. That rollback is applied to this replica only
+//   (`applyLocal`), audited at once (the audit log buffers), and written through by the store when it is back
+//   (unless the fleet's shared state moved on meanwhile: then the fleet wins).
+// - Every stored change goes through compareAndSet on the route's revision; on a conflict the store is re-read and
+//   the events are re-applied to the newer state, so a person's command and the leader's tick never overwrite
+//   each other.
+
+import type { Logger } from '../adapters/logger.ts';
+import type { EdgeMetrics } from '../adapters/metrics.ts';
+import type { AuditLog, StateStore } from '../adapters/ports.ts';
+import type { RouteConfig, RouteTable } from '../config/types.ts';
+import { EdgeError, isEdgeError } from '../core/errors.ts';
+import { failingRule, judge } from '../core/judge.ts';
+import { JUDGED_PHASES, type RolloutCommandName, type RolloutEvent, transition } from '../core/rollout-machine.ts';
+import type { Actor, RouteRolloutState, RouteWindowStats, Verdict } from '../core/types.ts';
+import {
+  announceTransition,
+  clearRouteGauges,
+  evidenceOf,
+  type StoredChange,
+  setRouteGauges,
+} from './transition-effects.ts';
+
+/** The state store, with the own-evidence extras both edge stores provide (used when the options don't say). */
+export type ControllerStateStore = StateStore & {
+  localWindowStats?(routeId: string, windowMs: number, now: number): RouteWindowStats;
+  applyLocal?(state: RouteRolloutState): void;
+};
+
+export interface RolloutControllerOptions {
+  readonly store: ControllerStateStore;
+  readonly audit: AuditLog;
+  readonly metrics: EdgeMetrics;
+  readonly log: Logger;
+  /** Names this replica as lease holder, in logs and in the audit. */
+  readonly instanceId: string;
+  readonly clock?: () => number;
+  readonly getTable: () => RouteTable;
+  /** Turns the route's flag off in Unleash after an automatic rollback. Fire and forget: failures are logged. */
+  readonly writeBack?: (routeId: string, flag: string, verdict: Verdict) => Promise<void>;
+  /** How long the lease outlives a silent holder; another replica takes over after it. Default 5 s. */
+  readonly leaseTtlMs?: number;
+  /** Milliseconds between ticks. Default: the smallest `evaluateEvery` in the route table. */
+  readonly tickMs?: number;
+  /** This replica's own window, judged when the shared store is unreachable (rollback only). Default: the store's. */
+  readonly localStats?: (routeId: string, windowMs: number, now: number) => RouteWindowStats;
+  /** Puts a state into this replica's local view only (the store's last-known cache) while blind. Default: the store's. */
+  readonly applyLocal?: (state: RouteRolloutState) => void;
+}
+
+export interface RolloutControllerStatus {
+  readonly leader: boolean;
+  readonly blind: boolean;
+  readonly lastTickAt: number | null;
+  /** Routes this replica rolled back on its own while blind, not yet written to the shared store. */
+  readonly pendingLocal: readonly string[];
+}
+
+export interface RolloutController {
+  start(): void;
+  /** Stops ticking and waits for a tick in progress. The store and the audit log stay open (the caller owns them). */
+  stop(): Promise<void>;
+  /** One pass over every route; `start()` runs it on a timer, tests call it directly. */
+  tick(): Promise<void>;
+  /** Brings every route's state in line with a (re)loaded route table; removes the state of removed routes. */
+  applyConfig(table: RouteTable): Promise<void>;
+  /** A person's command. Throws EdgeError RF_ROUTE_NOT_FOUND, RF_VALIDATION, RF_TRANSITION_REFUSED, RF_STATE_STORE. */
+  command(
+    routeId: string,
+    command: RolloutCommandName,
+    options: { actor: Actor; reason: string; weight?: number },
+  ): Promise<RouteRolloutState>;
+  isLeader(): boolean;
+  status(): RolloutControllerStatus;
+}
+
+const DEFAULT_LEASE_TTL_MS = 5000;
+const CAS_ATTEMPTS = 5;
+const SLOT_MS = 1000;
+/** A tick that comes a little early still evaluates: timers drift, and skipping would halve the judge's rate. */
+const DUE_SLACK = 0.9;
+
+interface PendingLocal {
+  /** When this replica rolled the route back on its own. */
+  readonly at: number;
+}
+
+export function createRolloutController(options: RolloutControllerOptions): RolloutController {
+  const { store, audit, metrics, log, instanceId, getTable } = options;
+  const clock = options.clock ?? Date.now;
+  const leaseTtlMs = options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
+  const effects = { audit, metrics, log, instanceId };
+  const localStats =
+    options.localStats ??
+    (store.localWindowStats
+      ? (routeId: string, windowMs: number, now: number) => store.localWindowStats?.(routeId, windowMs, now)
+      : undefined);
+  const applyLocal =
+    options.applyLocal ?? (store.applyLocal ? (s: RouteRolloutState) => store.applyLocal?.(s) : undefined);
+
+  let leader = false;
+  let blind = false;
+  let lastTickAt: number | null = null;
+  let appliedHash: string | null = null;
+  let timer: NodeJS.Timeout | null = null;
+  let running = false;
+  let ticking: Promise<void> | null = null;
+  let unsubscribe: (() => void) | null = null;
+  const lastEvaluated = new Map<string, number>();
+  /** Per route: service requests are counted up to (not including) this second boundary. */
+  const countedUntil = new Map<string, number>();
+  const pendingLocal = new Map<string, PendingLocal>();
+
+  function setBlind(next: boolean, err?: unknown): void {
+    if (next === blind) return;
+    blind = next;
+    if (next) {
+      log.warn(
+        { event: 'rollout.store_blind', err, instance: instanceId },
+        'state store unreachable: not advancing any route; rolling back on local evidence only',
+      );
+    } else {
+      log.info({ event: 'rollout.store_restored', instance: instanceId }, 'state store reachable again');
+    }
+  }
+
+  function setLeader(next: boolean): void {
+    if (next !== leader) {
+      log.info(
+        { event: next ? 'rollout.lease_acquired' : 'rollout.lease_lost', instance: instanceId },
+        next ? 'this replica now runs the rollout controller' : 'this replica no longer runs the rollout controller',
+      );
+      // A new leader starts counting step requests afresh: what it counted in an earlier term may be stale.
+      if (next) countedUntil.clear();
+    }
+    leader = next;
+    metrics.leader.set(next ? 1 : 0);
+  }
+
+  /**
+   * Applies `events` in order to the stored state and writes the result with compareAndSet, re-reading and
+   * re-applying on conflict. Returns the state after the events. Throws RF_TRANSITION_REFUSED when the machine
+   * refuses an event, and whatever the store throws when it is blind.
+   */
+  async function applyEvents(
+    route: RouteConfig,
+    events: readonly RolloutEvent[],
+    table: RouteTable,
+    now: number,
+  ): Promise<{ state: RouteRolloutState | undefined; changes: StoredChange[] }> {
+    for (let attempt = 1; ; attempt++) {
+      const before = store.get(route.id);
+      let current = before;
+      const changes: StoredChange[] = [];
+      for (const event of events) {
+        const result = transition(current, event, route, now);
+        if (!result.ok) {
+          throw new EdgeError('RF_TRANSITION_REFUSED', result.message, {
+            details: { routeId: route.id, event: event.type, phase: current?.phase ?? null },
+          });
+        }
+        if (result.changed) {
+          changes.push({ from: current, to: result.state, event });
+          current = result.state;
+        }
+      }
+      if (changes.length === 0 || current === undefined) return { state: current, changes: [] };
+      if (await store.compareAndSet(current, before?.revision ?? -1)) {
+        for (const change of changes) announceTransition(effects, change, route, table, now);
+        return { state: current, changes };
+      }
+      if (attempt >= CAS_ATTEMPTS) {
+        throw new EdgeError(
+          'RF_STATE_STORE',
+          `route ${route.id} kept changing under us; gave up after ${attempt} tries`,
+        );
+      }
+      // Another writer got there first: re-read what it wrote before applying our events again.
+      await store.load();
+    }
+  }
+
+  function isRollbackVerdict(verdict: Verdict): boolean {
+    return verdict.outcome === 'critical' || verdict.outcome === 'unhealthy';
+  }
+
+  function writeBackRollback(route: RouteConfig, verdict: Verdict): void {
+    const writeBack = options.writeBack;
+    if (writeBack === undefined || route.flag === null) return;
+    const flag = route.flag;
+    // Not awaited: the local rollback is done; Unleash's UI catching up must never delay or undo it.
+    writeBack(route.id, flag, verdict).then(
+      () =>
+        log.info({ event: 'rollout.write_back_done', routeId: route.id, flag }, `flag ${flag} turned off in Unleash`),
+      (err: unknown) =>
+        log.warn(
+          { event: 'rollout.write_back_failed', routeId: route.id, flag, err },
+          `could not turn flag ${flag} off in Unleash; the rollback stands locally`,
+        ),
+    );
+  }
+
+  /** A blind replica's own rollback: this replica's view only, audited now, written through the store later. */
+  function rollBackLocally(
+    route: RouteConfig,
+    event: RolloutEvent,
+    table: RouteTable,
+    now: number,
+  ): RouteRolloutState | undefined {
+    const base = store.get(route.id);
+    const result = transition(base, event, route, now);
+    if (!result.ok || !result.changed) return base;
+    if (applyLocal) {
+      applyLocal(result.state);
+    } else {
+      log.error(
+        { event: 'rollout.local_rollback_unapplied', routeId: route.id },
+        'no applyLocal: the rollback is recorded but this replica keeps serving its last known weight',
+      );
+    }
+    pendingLocal.set(route.id, { at: now });
+    announceTransition(effects, { from: base, to: result.state, event }, route, table, now, true);
+    return result.state;
+  }
+
+  /**
+   * Once the store is back, it writes a blind replica's rollbacks through (the store re-asserts what `applyLocal`
+   * put in its cache when its revision is still the newest). If the fleet moved on meanwhile, the fleet's state
+   * wins: the leader judged the whole fleet's evidence, this replica only its own. Either way, say which.
+   */
+  function settleLocalRollbacks(): void {
+    for (const [routeId, pending] of pendingLocal) {
+      const current = store.get(routeId);
+      if (current?.phase === 'rolled_back') {
+        log.info(
+          { event: 'rollout.local_rollback_shared', routeId, revision: current.revision },
+          'the rollback this replica made while blind is now the shared state',
+        );
+      } else {
+        log.warn(
+          { event: 'rollout.local_rollback_superseded', routeId, phase: current?.phase, localAt: pending.at },
+          'the shared state moved on while this replica was blind; its local rollback was replaced',
+        );
+      }
+      pendingLocal.delete(routeId);
+    }
+  }
+
+  /** Service requests since the last count, on whole seconds at least one second old (late outcomes land). */
+  async function freshServiceRequests(route: RouteConfig, state: RouteRolloutState, now: number): Promise<number> {
+    const upTo = Math.floor(now / SLOT_MS) * SLOT_MS - SLOT_MS;
+    const stepStart = Math.floor(state.since / SLOT_MS) * SLOT_MS + SLOT_MS;
+    const from = Math.max(countedUntil.get(route.id) ?? upTo, stepStart);
+    countedUntil.set(route.id, Math.max(from, upTo));
+    if (upTo <= from) return 0;
+    const span = Math.min(upTo - from, route.rollout.windowMs);
+    const stats = await store.windowStats(route.id, span, upTo - 1);
+    return stats.service.requests;
+  }
+
+  function recordVerdict(verdict: Verdict): void {
+    metrics.verdicts.inc({ route: verdict.routeId, outcome: verdict.outcome, rule: failingRule(verdict) });
+    log.debug(
+      { event: 'rollout.verdict', routeId: verdict.routeId, outcome: verdict.outcome, reason: verdict.reason },
+      verdict.reason,
+    );
+  }
+
+  async function judgeAsLeader(route: RouteConfig, state: RouteRolloutState, table: RouteTable, now: number) {
+    const automaticCanary = state.phase === 'canary' && !state.manualWeight;
+    let stats: RouteWindowStats;
+    let fresh = 0;
+    try {
+      [stats, fresh] = await Promise.all([
+        store.windowStats(route.id, route.rollout.windowMs, now),
+        automaticCanary ? freshServiceRequests(route, state, now) : Promise.resolve(0),
+      ]);
+    } catch (err) {
+      setBlind(true, err);
+      judgeOnLocalEvidence(route, table, now);
+      return;
+    }
+    const verdict = judge(stats, route.rollout, now);
+    recordVerdict(verdict);
+    const events: RolloutEvent[] = [];
+    if (fresh > 0) events.push({ type: 'tick_requests', count: fresh });
+    events.push({ type: 'verdict', verdict });
+    try {
+      const { changes } = await applyEvents(route, events, table, now);
+      if (changes.some((c) => c.to.phase === 'rolled_back' && c.event.type === 'verdict')) {
+        writeBackRollback(route, verdict);
+      }
+    } catch (err) {
+      if (isRollbackVerdict(verdict)) {
+        setBlind(true, err);
+        if (rollBackLocally(route, { type: 'verdict', verdict }, table, now)?.phase === 'rolled_back') {
+          writeBackRollback(route, verdict);
+        }
+      } else {
+        log.warn({ event: 'rollout.tick_write_failed', routeId: route.id, err }, 'could not store the route state');
+      }
+    }
+  }
+
+  function judgeOnLocalEvidence(route: RouteConfig, table: RouteTable, now: number): void {
+    const stats = localStats?.(route.id, route.rollout.windowMs, now);
+    if (stats === undefined || pendingLocal.has(route.id)) return;
+    const verdict = judge(stats, route.rollout, now);
+    recordVerdict(verdict);
+    if (!isRollbackVerdict(verdict)) return;
+    if (rollBackLocally(route, { type: 'verdict', verdict }, table, now)?.phase === 'rolled_back') {
+      writeBackRollback(route, verdict);
+    }
+  }
+
+  function due(route: RouteConfig, now: number): boolean {
+    const last = lastEvaluated.get(route.id);
+    if (last !== undefined && now - last < route.rollout.evaluateEveryMs * DUE_SLACK) return false;
+    lastEvaluated.set(route.id, now);
+    return true;
+  }
+
+  async function runTick(): Promise<void> {
+    const now = clock();
+    const table = getTable();
+    lastTickAt = now;
+
+    let sight = store.healthy();
+    let holds = false;
+    let leaseError: unknown;
+    if (sight) {
+      try {
+        holds = await store.acquireLease(instanceId, leaseTtlMs);
+      } catch (err) {
+        sight = false;
+        leaseError = err;
+      }
+    }
+    setBlind(!sight, leaseError);
+    setLeader(sight && holds);
+
+    if (!blind) {
+      if (appliedHash !== table.hash) await applyConfig(table);
+      if (pendingLocal.size > 0) settleLocalRollbacks();
+    }
+
+    for (const route of table.routes) {
+      if (route.mode !== 'canary') continue;
+      const state = store.get(route.id);
+      if (state === undefined || !JUDGED_PHASES.has(state.phase)) continue;
+      if (!blind && !leader) continue;
+      if (!due(route, now)) continue;
+      try {
+        if (blind) judgeOnLocalEvidence(route, table, now);
+        else await judgeAsLeader(route, state, table, now);
+      } catch (err) {
+        log.error({ event: 'rollout.tick_failed', routeId: route.id, err }, 'judging the route failed');
+      }
+    }
+
+    const inTable = new Set(table.routes.map((r) => r.id));
+    for (const [routeId, state] of store.all()) if (inTable.has(routeId)) setRouteGauges(metrics, state, now);
+  }
+
+  async function applyConfig(table: RouteTable): Promise<void> {
+    const now = clock();
+    let failed = false;
+    for (const route of table.routes) {
+      try {
+        await applyEvents(route, [{ type: 'config' }], table, now);
+      } catch (err) {
+        failed = true;
+        log.warn(
+          { event: 'rollout.config_apply_failed', routeId: route.id, err },
+          'could not bring the route state in line with the route table; will retry',
+        );
+      }
+    }
+
+    const known = new Set(table.routes.map((r) => r.id));
+    const removed = [...store.all().keys()].filter((id) => !known.has(id));
+    if (removed.length > 0) {
+      // Only the lease holder forgets removed routes, so a fleet reloading the same file writes one audit row each.
+      let mayRemove = false;
+      try {
+        mayRemove = store.healthy() && (await store.acquireLease(instanceId, leaseTtlMs));
+      } catch (err) {
+        failed = true;
+        log.warn({ event: 'rollout.config_apply_failed', err }, 'could not check the lease to remove routes');
+      }
+      for (const routeId of mayRemove ? removed : []) {
+        const before = store.get(routeId);
+        try {
+          await store.remove(routeId);
+        } catch (err) {
+          failed = true;
+          log.warn({ event: 'rollout.route_remove_failed', routeId, err }, 'could not remove the route state');
+          continue;
+        }
+        lastEvaluated.delete(routeId);
+        countedUntil.delete(routeId);
+        pendingLocal.delete(routeId);
+        clearRouteGauges(metrics, routeId);
+        const reason = 'route removed from routes.yaml';
+        audit.append({
+          at: now,
+          routeId,
+          from: before?.phase ?? 'off',
+          to: 'off',
+          fromWeight: before?.weight ?? 0,
+          toWeight: 0,
+          actor: 'config',
+          reason,
+          evidence: { command: 'config', removed: true },
+          configHash: table.hash,
+        });
+        metrics.transitions.inc({ route: routeId, from: before?.phase ?? 'off', to: 'off' });
+        log.info(
+          {
+            event: 'rollout.transition',
+            routeId,
+            from: before?.phase ?? 'off',
+            to: 'off',
+            fromWeight: before?.weight ?? 0,
+            toWeight: 0,
+            actor: 'config',
+            reason,
+            instance: instanceId,
+          },
+          `route ${routeId}: ${reason}, its rollout state is forgotten`,
+        );
+      }
+    }
+    appliedHash = failed ? null : table.hash;
+  }
+
+  async function command(
+    routeId: string,
+    name: RolloutCommandName,
+    opts: { actor: Actor; reason: string; weight?: number },
+  ): Promise<RouteRolloutState> {
+    const table = getTable();
+    const route = table.routes.find((r) => r.id === routeId);
+    if (route === undefined) throw new EdgeError('RF_ROUTE_NOT_FOUND', `no route ${routeId} in the route table`);
+    let event: RolloutEvent;
+    if (name === 'set_weight') {
+      const weight = opts.weight;
+      if (weight === undefined || !Number.isInteger(weight) || weight < 0 || weight > 100) {
+        throw new EdgeError('RF_VALIDATION', `weight must be an integer from 0 to 100, got ${String(weight)}`);
+      }
+      event = { type: 'set_weight', actor: opts.actor, reason: opts.reason, weight };
+    } else {
+      event = { type: name, actor: opts.actor, reason: opts.reason };
+    }
+    const now = clock();
+    // A route whose config never reached the store (it was blind at load) gets its starting state first.
+    const events: RolloutEvent[] = store.get(routeId) === undefined ? [{ type: 'config' }, event] : [event];
+    try {
+      const { state } = await applyEvents(route, events, table, now);
+      if (state === undefined) throw new EdgeError('RF_STATE_STORE', `route ${routeId} has no state`);
+      return state;
+    } catch (err) {
+      if (isEdgeError(err) && (err.code === 'RF_TRANSITION_REFUSED' || err.code === 'RF_ROUTE_NOT_FOUND')) {
+        log.info(
+          { event: 'rollout.command_refused', routeId, command: name, actor: opts.actor, reason: err.message },
+          err.message,
+        );
+        throw err;
+      }
+      if (name === 'rollback' && (blind || !store.healthy())) {
+        // An emergency brake must work when the store does not: this replica stops at once, the fleet follows
+        // when the store is back.
+        setBlind(true, err);
+        const state = rollBackLocally(route, event, table, now);
+        if (state !== undefined) return state;
+      }
+      if (isEdgeError(err)) throw err;
+      throw new EdgeError('RF_STATE_STORE', `the ${name} of route ${routeId} could not be stored`, {
+        cause: err,
+        details: { evidence: evidenceOf(event, route) },
+      });
+    }
+  }
+
+  function schedule(): void {
+    if (!running) return;
+    const table = getTable();
+    const every = Math.min(table.rollout.evaluateEveryMs, ...table.routes.map((r) => r.rollout.evaluateEveryMs));
+    const delay = Math.min(Math.max(options.tickMs ?? every, 50), 60_000);
+    timer = setTimeout(() => {
+      timer = null;
+      tick().finally(schedule);
+    }, delay);
+    timer.unref();
+  }
+
+  function tick(): Promise<void> {
+    if (ticking) return ticking;
+    ticking = runTick()
+      .catch((err: unknown) => {
+        log.error({ event: 'rollout.tick_failed', err }, 'controller tick failed');
+      })
+      .finally(() => {
+        ticking = null;
+      });
+    return ticking;
+  }
+
+  return {
+    start() {
+      if (running) return;
+      running = true;
+      unsubscribe = store.onChange((state) => setRouteGauges(metrics, state, clock()));
+      schedule();
+    },
+    async stop() {
+      running = false;
+      if (timer) clearTimeout(timer);
+      timer = null;
+      unsubscribe?.();
+      unsubscribe = null;
+      if (ticking) await ticking;
+    },
+    tick,
+    applyConfig,
+    command,
+    isLeader: () => leader,
+    status: () => ({ leader, blind, lastTickAt, pendingLocal: [...pendingLocal.keys()] }),
+  };
+}

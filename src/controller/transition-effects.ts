@@ -1,0 +1,113 @@
+// What follows a rollout transition once it is stored: the audit row, the metrics and the log line. One place, so
+// a leader's tick, a person's command and a blind replica's own rollback are recorded the same way.
+
+import type { Logger } from '../adapters/logger.ts';
+import type { EdgeMetrics } from '../adapters/metrics.ts';
+import type { AuditLog } from '../adapters/ports.ts';
+import type { RouteConfig, RouteTable } from '../config/types.ts';
+import type { RolloutEvent } from '../core/rollout-machine.ts';
+import type { Actor, RolloutPhase, RouteRolloutState } from '../core/types.ts';
+
+export const PHASES: readonly RolloutPhase[] = [
+  'off',
+  'shadow',
+  'canary',
+  'holding',
+  'promoted',
+  'paused',
+  'rolled_back',
+];
+
+export interface StoredChange {
+  readonly from: RouteRolloutState | undefined;
+  readonly to: RouteRolloutState;
+  readonly event: RolloutEvent;
+}
+
+/** `admin:alice` → `admin`: people's names stay out of metric labels (unbounded cardinality). */
+export function actorKind(actor: Actor): string {
+  const colon = actor.indexOf(':');
+  return colon === -1 ? actor : actor.slice(0, colon);
+}
+
+/** The figures a transition was based on: the verdict for the judge, the command for a person, the mode for config. */
+export function evidenceOf(event: RolloutEvent, route: RouteConfig): unknown {
+  switch (event.type) {
+    case 'verdict':
+      return event.verdict;
+    case 'config':
+      return { command: 'config', mode: route.mode, steps: route.rollout.steps };
+    case 'tick_requests':
+      return { command: 'tick_requests', count: event.count };
+    case 'set_weight':
+      return { command: event.type, actor: event.actor, reason: event.reason, weight: event.weight };
+    default:
+      return { command: event.type, actor: event.actor, reason: event.reason };
+  }
+}
+
+export function setRouteGauges(metrics: EdgeMetrics, state: RouteRolloutState, now: number): void {
+  const route = state.routeId;
+  for (const phase of PHASES) metrics.routeState.set({ route, phase }, phase === state.phase ? 1 : 0);
+  metrics.effectiveWeight.set({ route }, state.weight);
+  metrics.timeOnStep.set({ route }, Math.max(0, now - state.since) / 1000);
+}
+
+export function clearRouteGauges(metrics: EdgeMetrics, routeId: string): void {
+  for (const phase of PHASES) metrics.routeState.remove({ route: routeId, phase });
+  metrics.effectiveWeight.remove({ route: routeId });
+  metrics.timeOnStep.remove({ route: routeId });
+}
+
+/**
+ * Records a stored transition. Bookkeeping (`tick_requests`) only moves gauges; everything else is audited,
+ * counted and logged with the reason. `local` marks a blind replica's own rollback, not yet in the shared store.
+ */
+export function announceTransition(
+  deps: { audit: AuditLog; metrics: EdgeMetrics; log: Logger; instanceId: string },
+  change: StoredChange,
+  route: RouteConfig,
+  table: RouteTable,
+  now: number,
+  local = false,
+): void {
+  const { from, to, event } = change;
+  setRouteGauges(deps.metrics, to, now);
+  if (event.type === 'tick_requests') return;
+
+  const fromPhase = from?.phase ?? 'off';
+  const fromWeight = from?.weight ?? 0;
+  deps.audit.append({
+    at: now,
+    routeId: to.routeId,
+    from: fromPhase,
+    to: to.phase,
+    fromWeight,
+    toWeight: to.weight,
+    actor: to.updatedBy,
+    reason: to.reason,
+    evidence: evidenceOf(event, route),
+    configHash: table.hash,
+  });
+  deps.metrics.transitions.inc({ route: to.routeId, from: fromPhase, to: to.phase });
+  const rollback = to.phase === 'rolled_back' && fromPhase !== 'rolled_back';
+  if (rollback) deps.metrics.rollbacks.inc({ route: to.routeId, actor: actorKind(to.updatedBy) });
+
+  const fields = {
+    event: 'rollout.transition',
+    routeId: to.routeId,
+    from: fromPhase,
+    to: to.phase,
+    fromWeight,
+    toWeight: to.weight,
+    stepIndex: to.stepIndex,
+    actor: to.updatedBy,
+    reason: to.reason,
+    revision: to.revision,
+    instance: deps.instanceId,
+    ...(local ? { local: true } : {}),
+  };
+  const message = `route ${to.routeId}: ${fromPhase} ${fromWeight}% → ${to.phase} ${to.weight}% by ${to.updatedBy}${local ? ' (this replica only, store unreachable)' : ''}: ${to.reason}`;
+  if (rollback) deps.log.warn(fields, message);
+  else deps.log.info(fields, message);
+}
