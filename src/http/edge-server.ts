@@ -442,19 +442,11 @@ export async function createEdgeServer(options: EdgeServerOptions): Promise<Edge
     const upstreamError = state.upstreamError;
     if (upstreamError !== null) {
       metrics.upstreamErrors.inc({ upstream: state.upstream?.config.name ?? '-', kind: upstreamError.kind });
-      log.warn(
-        {
-          event: 'upstream.failed',
-          reqId: state.id,
-          upstream: state.upstream?.config.name,
-          kind: upstreamError.kind,
-          err: upstreamError.err,
-        },
-        'upstream failed',
-      );
     }
     requestMetrics.observe(route, target, state.method, statusClass, durationMs / 1000);
-    log.info(
+    // Exactly one line per request; an upstream failure rides on it (at warn, with the error) instead of a second one.
+    (upstreamError === null ? log.info : log.warn).call(
+      log,
       {
         event: 'request',
         reqId: state.id,

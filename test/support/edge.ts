@@ -119,6 +119,8 @@ export interface StartEdgeOptions {
   readonly verifyOverride?: (token: string) => Target | null;
   readonly shutdownTimeoutMs?: number;
   readonly recordOutcome?: (o: Outcome) => void;
+  /** Listen address; default 127.0.0.1. */
+  readonly host?: string;
 }
 
 export async function startEdge(spec: TableSpec, options: StartEdgeOptions = {}): Promise<TestEdge> {
@@ -142,11 +144,12 @@ export async function startEdge(spec: TableSpec, options: StartEdgeOptions = {})
     verifyOverride: options.verifyOverride,
     shutdownTimeoutMs: options.shutdownTimeoutMs ?? 2_000,
   });
-  const { port } = await edge.listen(0, '127.0.0.1');
+  const host = options.host ?? '127.0.0.1';
+  const { port } = await edge.listen(0, host);
   return {
     edge,
     port,
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     metrics,
     logs,
     outcomes,

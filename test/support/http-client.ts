@@ -20,12 +20,14 @@ export interface SendOptions {
   readonly headers?: readonly string[] | Record<string, string | string[]>;
   readonly body?: string | Buffer | Readable;
   readonly agent?: http.Agent | false;
+  /** Address to connect to; default 127.0.0.1. */
+  readonly host?: string;
 }
 
 export function send(port: number, options: SendOptions = {}): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const req = http.request({
-      host: '127.0.0.1',
+      host: options.host ?? '127.0.0.1',
       port,
       method: options.method ?? 'GET',
       path: options.path ?? '/',

@@ -1,7 +1,8 @@
 // Real HTTP upstreams for integration tests: node:http servers on port 0 that record what reached them.
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { type AddressInfo, connect, type Socket } from 'node:net';
 
 export interface ReceivedRequest {
   readonly method: string;
@@ -99,4 +100,46 @@ export function rawHeaderValues(rawHeaders: readonly string[], name: string): st
     if (rawHeaders[i]!.toLowerCase() === name.toLowerCase()) out.push(rawHeaders[i + 1]!);
   }
   return out;
+}
+
+export interface Blackhole {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * An address whose TCP handshakes never complete, for connect timeouts: a child process listens with a backlog of
+ * one and then blocks its event loop, so it never accepts; two connections fill the kernel's accept queue and every
+ * later SYN is dropped. (Non-routable addresses are no use: sandboxes and CI networks answer them.)
+ */
+export async function startBlackhole(): Promise<Blackhole> {
+  const script = [
+    "const net = require('node:net');",
+    'const srv = net.createServer();',
+    "srv.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => {",
+    "  process.stdout.write(srv.address().port + '\\n');",
+    '  setTimeout(() => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0), 20);',
+    '});',
+  ].join('\n');
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('error', reject);
+    child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+  });
+  await new Promise((r) => setTimeout(r, 100));
+  const fillers: Socket[] = [];
+  for (let i = 0; i < 2; i++) {
+    const s = connect(port, '127.0.0.1');
+    s.on('error', () => {});
+    fillers.push(s);
+    await new Promise<void>((resolve) => s.once('connect', () => resolve()));
+  }
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: async () => {
+      for (const s of fillers) s.destroy();
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+    },
+  };
 }
