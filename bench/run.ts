@@ -108,13 +108,24 @@ async function main(): Promise<number> {
   const startedAt = new Date();
   const loadavgBefore = loadavg();
   const readCpu = canReadProcessCpu();
-  const workDir = mkdtempSync(join(tmpdir(), 'rf-edge-bench-'));
   const targets: Target[] = [];
   const skipped: { target: string; reason: string }[] = [];
   const skip = (target: string, reason: string): void => {
     skipped.push({ target, reason });
     progress(`${target}: ${reason}`);
   };
+  const workDir = mkdtempSync(join(tmpdir(), 'rf-edge-bench-'));
+  // Removed however the run ends (Ctrl-C included), after the children that write into it are gone; kept when
+  // rf-edge did not start, since its logs there say why. The rf-edge log can be hundreds of MiB.
+  process.on('exit', () => {
+    killAllChildren();
+    if (skipped.some((s) => s.target === 'rf-edge')) return;
+    try {
+      rmSync(workDir, { recursive: true, force: true });
+    } catch {
+      // Best effort: it is under the system's temporary directory.
+    }
+  });
   if (!readCpu) progress('no /proc here: CPU per request will be reported as unknown');
 
   progress(`work directory ${workDir}`);
@@ -227,8 +238,6 @@ async function main(): Promise<number> {
   } finally {
     for (const target of targets) await target.stop();
     await upstream.stop();
-    // The rf-edge log can be hundreds of MiB; keep it only when rf-edge did not start, to read why.
-    if (!skipped.some((s) => s.target === 'rf-edge')) rmSync(workDir, { recursive: true, force: true });
   }
 }
 
