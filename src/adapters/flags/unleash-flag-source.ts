@@ -33,7 +33,7 @@ export interface UnleashFlagSourceOptions {
   readonly bootstrapDir: string;
   readonly log: Logger;
   readonly metrics: EdgeMetrics;
-  /** Longest `start()` waits for the backup or a first fetch. Default 2000 ms; Unleash being down never blocks. */
+  /** Longest `start()` waits for the backup or a first fetch. Default 1000 ms; Unleash being down never blocks. */
   readonly startTimeoutMs?: number;
   /** Per-request timeout of the SDK's fetches. Default 5000 ms. */
   readonly fetchTimeoutMs?: number;
@@ -184,7 +184,7 @@ export function createUnleashFlagSource(options: UnleashFlagSourceOptions): Unle
 
       let timer: NodeJS.Timeout | undefined;
       const bounded = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, options.startTimeoutMs ?? 2000);
+        timer = setTimeout(resolve, options.startTimeoutMs ?? 1000);
         timer.unref();
         client.once('ready', () => resolve());
       });
