@@ -208,7 +208,10 @@ export function createRolloutController(options: RolloutControllerOptions): Roll
     );
   }
 
-  /** A blind replica's own rollback: this replica's view only, audited now, written through the store later. */
+  /**
+   * A blind replica's own rollback: this replica's view only, audited now, written through the store later.
+   * Returns the new state, or undefined when there was nothing to roll back.
+   */
   function rollBackLocally(
     route: RouteConfig,
     event: RolloutEvent,
@@ -217,7 +220,7 @@ export function createRolloutController(options: RolloutControllerOptions): Roll
   ): RouteRolloutState | undefined {
     const base = store.get(route.id);
     const result = transition(base, event, route, now);
-    if (!result.ok || !result.changed) return base;
+    if (!result.ok || !result.changed) return undefined;
     if (applyLocal) {
       applyLocal(result.state);
     } else {
@@ -301,9 +304,7 @@ export function createRolloutController(options: RolloutControllerOptions): Roll
     } catch (err) {
       if (isRollbackVerdict(verdict)) {
         setBlind(true, err);
-        if (rollBackLocally(route, { type: 'verdict', verdict }, table, now)?.phase === 'rolled_back') {
-          writeBackRollback(route, verdict);
-        }
+        if (rollBackLocally(route, { type: 'verdict', verdict }, table, now)) writeBackRollback(route, verdict);
       } else {
         log.warn({ event: 'rollout.tick_write_failed', routeId: route.id, err }, 'could not store the route state');
       }
@@ -316,9 +317,7 @@ export function createRolloutController(options: RolloutControllerOptions): Roll
     const verdict = judge(stats, route.rollout, now);
     recordVerdict(verdict);
     if (!isRollbackVerdict(verdict)) return;
-    if (rollBackLocally(route, { type: 'verdict', verdict }, table, now)?.phase === 'rolled_back') {
-      writeBackRollback(route, verdict);
-    }
+    if (rollBackLocally(route, { type: 'verdict', verdict }, table, now)) writeBackRollback(route, verdict);
   }
 
   function due(route: RouteConfig, now: number): boolean {
@@ -398,6 +397,7 @@ export function createRolloutController(options: RolloutControllerOptions): Roll
       }
       for (const routeId of mayRemove ? removed : []) {
         const before = store.get(routeId);
+        if (before === undefined) continue; // a concurrent apply removed it already
         try {
           await store.remove(routeId);
         } catch (err) {
@@ -413,23 +413,23 @@ export function createRolloutController(options: RolloutControllerOptions): Roll
         audit.append({
           at: now,
           routeId,
-          from: before?.phase ?? 'off',
+          from: before.phase,
           to: 'off',
-          fromWeight: before?.weight ?? 0,
+          fromWeight: before.weight,
           toWeight: 0,
           actor: 'config',
           reason,
           evidence: { command: 'config', removed: true },
           configHash: table.hash,
         });
-        metrics.transitions.inc({ route: routeId, from: before?.phase ?? 'off', to: 'off' });
+        metrics.transitions.inc({ route: routeId, from: before.phase, to: 'off' });
         log.info(
           {
             event: 'rollout.transition',
             routeId,
-            from: before?.phase ?? 'off',
+            from: before.phase,
             to: 'off',
-            fromWeight: before?.weight ?? 0,
+            fromWeight: before.weight,
             toWeight: 0,
             actor: 'config',
             reason,
@@ -479,7 +479,7 @@ export function createRolloutController(options: RolloutControllerOptions): Roll
         // An emergency brake must work when the store does not: this replica stops at once, the fleet follows
         // when the store is back.
         setBlind(true, err);
-        const state = rollBackLocally(route, event, table, now);
+        const state = rollBackLocally(route, event, table, now) ?? store.get(routeId);
         if (state !== undefined) return state;
       }
       if (isEdgeError(err)) throw err;

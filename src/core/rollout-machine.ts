@@ -20,7 +20,8 @@
 //   nothing. Verdicts about off/shadow/promoted/rolled_back routes are ignored (promoted routes behave as `service`).
 // - `tick_requests` adds service requests to the step's count. It is bookkeeping, not a transition: the revision
 //   moves (stores refuse stale writes by it) but `since`, `reason` and `updatedBy` stay.
-// - Commands are idempotent: asking for the state a route is already in is ok with changed: false.
+// - Commands are idempotent: asking for the state a route is already in is ok with changed: false. On a
+//   `mode: service` route every command but an idempotent promote is refused: no request would obey it.
 //   pause:      canary/holding ⇒ paused (weight kept). Refused from off/shadow (nothing is rolling out),
 //               promoted (nothing left to pause: roll back instead) and rolled_back (already at 0; resume restarts).
 //   resume:     paused ⇒ the phase it was paused from, at the largest step ≤ its weight; rolled_back ⇒ canary
@@ -110,6 +111,11 @@ function automaticAt(steps: readonly number[], weight: number): { phase: 'canary
   return { phase: phaseForStep(steps, index), stepIndex: index };
 }
 
+function duration(ms: number): string {
+  const seconds = Math.round(ms / 1000);
+  return seconds < 120 ? `${seconds} s` : `${Math.round(seconds / 6) / 10} min`;
+}
+
 function stepText(steps: readonly number[], index: number): string {
   return `step ${index + 1}/${steps.length} (${steps[index] ?? 0}%)`;
 }
@@ -125,6 +131,11 @@ export function transition(
 
   if (event.type === 'config') return onConfig(state, event, route, now);
   if (state === undefined) return refuse(`route ${id} has no rollout state yet (its configuration was not applied)`);
+  if (route.mode === 'service' && isCommand(event) && !(event.type === 'promote' && state.phase === 'promoted')) {
+    // The request path sends a `mode: service` route to the service whatever its state: a command that changed
+    // the state would report a rollback (or a weight) that no request obeys.
+    return refuse(`route ${id} has mode: service in routes.yaml, which sends it all traffic; change the mode instead`);
+  }
 
   switch (event.type) {
     case 'tick_requests': {
@@ -153,7 +164,6 @@ export function transition(
       const index = state.stepIndex + 1;
       const weight = steps[index];
       if (weight === undefined) return same(state);
-      const minutes = Math.round((now - state.since) / 6000) / 10;
       return move(
         id,
         state,
@@ -161,7 +171,7 @@ export function transition(
           phase: phaseForStep(steps, index),
           stepIndex: index,
           weight,
-          reason: `advanced to ${stepText(steps, index)} after ${minutes} min and ${state.stepRequests} service requests on ${state.weight}%: ${v.reason}`,
+          reason: `advanced to ${stepText(steps, index)} after ${duration(now - state.since)} and ${state.stepRequests} service requests on ${state.weight}%: ${v.reason}`,
           updatedBy: 'judge',
         },
         now,
@@ -271,6 +281,10 @@ export function transition(
       );
     }
   }
+}
+
+function isCommand(event: RolloutEvent): boolean {
+  return event.type !== 'verdict' && event.type !== 'tick_requests';
 }
 
 function pauseRefusal(id: string, phase: RolloutPhase): string {
