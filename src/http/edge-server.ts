@@ -532,7 +532,14 @@ export async function createEdgeServer(options: EdgeServerOptions): Promise<Edge
       return;
     }
     const upgrade = req.headers.upgrade ?? 'websocket';
-    const failure = prepare(req, state, upgrade);
+    let failure: EdgeError | null;
+    try {
+      failure = prepare(req, state, upgrade);
+    } catch (err) {
+      // No fastify error handler on this path: a throwing `decide` must not take the process down.
+      log.error({ event: 'request.failed', reqId: state.id, err }, 'the edge failed to handle an upgrade');
+      failure = new EdgeError('RF_INTERNAL', undefined, { cause: err });
+    }
     if (failure !== null) {
       writeErrorHead(socket, failure, state.id);
       finish(state, failure.status, false, false);

@@ -1,7 +1,9 @@
 // Starts an edge listener for integration tests, with a hand-built route table (every default filled in, as
 // src/config would) and a trivial routing decision: the longest matching path prefix picks a route, whose mode says
 // legacy or service. The real router has its own tests; these exercise forwarding.
+import { type ChildProcess, spawn } from 'node:child_process';
 import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { createLogger } from '../../src/adapters/logger.ts';
 import { createMetrics, type EdgeMetrics } from '../../src/adapters/metrics.ts';
 import type { HostPolicy, RouteTable, UpstreamConfig } from '../../src/config/types.ts';
@@ -172,4 +174,76 @@ export async function eventually(predicate: () => boolean, timeoutMs = 2000): Pr
     if (Date.now() > end) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+export interface MemorySample {
+  readonly rss: number;
+  readonly heapUsed: number;
+  readonly external: number;
+  readonly arrayBuffers: number;
+}
+
+export interface EdgeProcess {
+  readonly port: number;
+  readonly child: ChildProcess;
+  /** The child's pino lines, parsed, as they arrive. */
+  readonly logs: Array<Record<string, unknown>>;
+  readonly memory: MemorySample[];
+  /** SIGTERM, then resolves when the process has exited (SIGKILL after `graceMs`). */
+  stop(graceMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; closedMs: number | null }>;
+}
+
+/** Runs an edge in a child process (test/support/edge-process.ts). */
+export async function startEdgeProcess(
+  spec: TableSpec & { shutdownTimeoutMs?: number },
+  options: { sampleMs?: number; port?: number } = {},
+): Promise<EdgeProcess> {
+  const script = fileURLToPath(new URL('./edge-process.ts', import.meta.url));
+  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+    env: {
+      ...process.env,
+      RF_EDGE_SPEC: JSON.stringify(spec),
+      RF_EDGE_SAMPLE_MS: String(options.sampleMs ?? 0),
+      RF_EDGE_PORT: String(options.port ?? 0),
+    },
+  });
+  const logs: Array<Record<string, unknown>> = [];
+  const memory: MemorySample[] = [];
+  let closedMs: number | null = null;
+  let pending = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    pending += chunk.toString('utf8');
+    let nl = pending.indexOf('\n');
+    while (nl !== -1) {
+      const line = pending.slice(0, nl).trim();
+      pending = pending.slice(nl + 1);
+      if (line.startsWith('{')) logs.push(JSON.parse(line) as Record<string, unknown>);
+      nl = pending.indexOf('\n');
+    }
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const port = await new Promise<number>((resolve, reject) => {
+    child.on('message', (message: { ready?: number; memory?: MemorySample; closed?: { ms: number } }) => {
+      if (message.ready !== undefined) resolve(message.ready);
+      if (message.memory !== undefined) memory.push(message.memory);
+      if (message.closed !== undefined) closedMs = message.closed.ms;
+    });
+    child.once('exit', (code) => reject(new Error(`edge process exited early with ${code}`)));
+  });
+  return {
+    port,
+    child,
+    logs,
+    memory,
+    async stop(graceMs = 10_000) {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      const result = await exited;
+      clearTimeout(timer);
+      return { ...result, closedMs };
+    },
+  };
 }
