@@ -91,6 +91,39 @@ describe('Unleash flag source without a usable Unleash', () => {
     assert.ok((errors?.value ?? 0) > 0);
   });
 
+  test('stopping while a fetch is under way leaves no unhandled rejection behind when it fails', async () => {
+    // Unleash answers 400 to every poll, but only when told to: the test stops the source in between.
+    const waiting: Array<() => void> = [];
+    let requests = 0;
+    const answering = createHttpServer((_req, res) => {
+      requests++;
+      waiting.push(() => res.writeHead(400).end('{}'));
+    });
+    const port = await listen(answering);
+    closers.push(
+      () =>
+        new Promise((r) => {
+          answering.closeAllConnections();
+          answering.close(() => r());
+        }),
+    );
+    const rejections: unknown[] = [];
+    const onRejection = (reason: unknown) => rejections.push(reason);
+    process.on('unhandledRejection', onRejection);
+    try {
+      const stopping = create(`http://127.0.0.1:${port}/api`, { startTimeoutMs: 50 });
+      await stopping.start();
+      for (const answer of waiting.splice(0)) answer(); // the first poll fails while the source runs
+      await waitFor('the next poll', () => requests >= 2 && waiting.length > 0);
+      await stopping.stop();
+      for (const answer of waiting.splice(0)) answer(); // … and the one in flight fails after stop()
+      await new Promise((r) => setTimeout(r, 200));
+    } finally {
+      process.off('unhandledRejection', onRejection);
+    }
+    assert.deepEqual(rejections, []);
+  });
+
   test('start() does not wait for an Unleash that never answers', async () => {
     const sockets = new Set<Socket>();
     const silent = createServer((socket) => {

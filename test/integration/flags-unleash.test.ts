@@ -137,6 +137,31 @@ describe('flags against a real Unleash', () => {
     assert.deepEqual([...source.knownFlags()].sort(), ['raptorflow.agents-read', 'raptorflow.agents-write']);
   });
 
+  test('a backup that cannot be written is an error event, while the flags stay live', async () => {
+    const blockedDir = join(root, 'blocked-data');
+    const blockedLog = captureLogger();
+    const blocked = createUnleashFlagSource({
+      url: server.url,
+      apiToken: server.clientToken,
+      refreshMs: REFRESH_MS,
+      dataDir: blockedDir,
+      bootstrapDir: flagsDir,
+      log: blockedLog.log,
+      metrics: createMetrics({ processMetrics: false }),
+      sendUsageMetrics: false,
+    });
+    sources.push(blocked);
+    // A directory where the SDK wants to write its backup file: the write fails with EISDIR, even as root.
+    await mkdir(blocked.backupPath, { recursive: true });
+    await blocked.start();
+    await waitFor('the failed backup write to be logged', () =>
+      blockedLog.events('flags.sdk_error').some((e) => e['backupPath'] === blocked.backupPath),
+    );
+    assert.equal(blocked.status().state, 'live');
+    assert.equal(blocked.evaluate(FLAG, context('someone')).kind, 'eligible');
+    await blocked.stop();
+  });
+
   test('a flag switched off in Unleash is off for every user within one refresh', async () => {
     const changes: number[] = [];
     const unsubscribe = source.onChange(() => changes.push(Date.now()));

@@ -109,8 +109,8 @@ export function createUnleashFlagSource(options: UnleashFlagSourceOptions): Unle
 
   const onError = (err: unknown) => {
     const detail = err instanceof Error ? err.message : String(err);
-    const syscall = (err as NodeJS.ErrnoException | null)?.syscall;
-    if (syscall !== undefined && FS_SYSCALLS.has(syscall)) {
+    // Only filesystem errors carry a `path`: network failures (even a socket's EPIPE on `write`) do not.
+    if (typeof (err as NodeJS.ErrnoException | null)?.path === 'string') {
       // Writing the backup failed (disk full, permissions): the flags in memory are fine, the next restart
       // during an outage would fall back further than it should.
       countAndLog('sdk_error', detail, { err, backupPath });
@@ -198,7 +198,17 @@ export function createUnleashFlagSource(options: UnleashFlagSourceOptions): Unle
     },
 
     async stop() {
-      sdk?.destroy();
+      if (sdk !== null) {
+        const repository = (sdk as unknown as { repository?: { on(event: 'error', fn: (err: unknown) => void): void } })
+          .repository;
+        sdk.destroy();
+        // unleash-client 6.12.1: destroy() strips every listener from its repository, but a fetch already under
+        // way still reports its failure there; an 'error' with no listener throws inside the fetcher and surfaces
+        // as an unhandled rejection (a crash under Node's default policy). Catch that last word instead.
+        repository?.on('error', (err) =>
+          log.debug({ event: 'flags.sdk_error_after_stop', err }, 'a fetch under way at stop() failed'),
+        );
+      }
       sdk = null;
       sdkReady = false;
       bootstrap?.destroy();
@@ -206,5 +216,3 @@ export function createUnleashFlagSource(options: UnleashFlagSourceOptions): Unle
     },
   };
 }
-
-const FS_SYSCALLS = new Set(['open', 'write', 'rename', 'mkdir', 'close', 'fsync']);
