@@ -13,7 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Duplex, Readable } from 'node:stream';
+import { type Duplex, pipeline, type Readable } from 'node:stream';
 import replyFrom, { type FastifyReplyFromHooks } from '@fastify/reply-from';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from '../adapters/logger.ts';
@@ -27,7 +27,6 @@ import {
   buildClientHeaders,
   buildUpstreamHeaders,
   type LocationRewrite,
-  type ResponseHeaders,
   readCookie,
   saneRequestId,
 } from './forward-headers.ts';
@@ -35,7 +34,7 @@ import { proxyUpgrade, writeErrorHead } from './upgrade-proxy.ts';
 import {
   classifyUpstreamError,
   FORWARD_PLAN,
-  type ForwardPlan,
+  ForwardPlan,
   type UpstreamErrorKind,
   UpstreamPools,
 } from './upstream-pools.ts';
@@ -147,6 +146,8 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 
 function ignore(): void {}
 
+const NO_HEADERS: http.IncomingHttpHeaders = Object.freeze({}) as http.IncomingHttpHeaders;
+
 export async function createEdgeServer(options: EdgeServerOptions): Promise<EdgeServer> {
   const { log, metrics, recordOutcome } = options;
   const verifyOverride = options.verifyOverride ?? null;
@@ -233,29 +234,19 @@ export async function createEdgeServer(options: EdgeServerOptions): Promise<Edge
     retryDelay: () => null,
     rewriteRequestHeaders: (request) =>
       ({ [FORWARD_PLAN]: request.edge?.forward }) as unknown as http.IncomingHttpHeaders,
-    rewriteHeaders: (headers, request) => {
-      const state = request?.edge;
-      if (!state) return headers;
-      const location = state.upstream?.location;
-      return buildClientHeaders(headers as ResponseHeaders, {
-        requestId: state.id,
-        location: location ? { ...location, clientOrigin: state.clientOrigin } : null,
-        close: draining,
-      }) as http.IncomingHttpHeaders;
-    },
+    // The response is written by onResponse from the raw headers; fastify's reply headers stay unused.
+    rewriteHeaders: () => NO_HEADERS,
     onResponse: (request, reply, res) => {
-      if (request.edge) request.edge.body = res.stream;
-      const status = reply.statusCode;
-      if (status === 204 || status === 304) {
-        // No body by definition (RFC 9110 §15.3.5, §15.4.5), but a 304 may carry the Content-Length of the
-        // representation, which undici then reports as a length mismatch once the (empty) message ends. The body
-        // is not needed: drain it, ignore that error, answer with headers only.
-        res.stream.on('error', ignore);
-        res.stream.resume();
-        reply.send();
+      const state = request.edge;
+      const plan = state?.forward;
+      if (!state || !plan) {
+        res.stream.destroy();
+        reply.code(500).send();
         return;
       }
-      reply.send(res.stream);
+      // With `responseHeaders: 'raw'` (upstream-pools) reply-from's `headers` is undici's flat raw list.
+      const answer = res as unknown as { statusCode: number; headers: string[]; stream: Readable };
+      writeUpstreamResponse(state, plan, reply as FastifyReply, answer.statusCode, answer.headers, answer.stream);
     },
     onError: (reply, { error }) => {
       const state = reply.request.edge;
@@ -280,6 +271,57 @@ export async function createEdgeServer(options: EdgeServerOptions): Promise<Edge
     if (state) sendError(reply, state, edgeErr);
     else reply.code(edgeErr.status).header('content-type', JSON_TYPE).send(JSON.stringify(edgeErr.toJSON()));
   });
+
+  /**
+   * Writes the upstream's answer to the client as it came: status and reason phrase, the raw header list (names in
+   * their case and order, minus hop-by-hop fields), and the body streamed with backpressure. fastify's reply is
+   * bypassed (hijacked) for this, since it lower-cases header names and re-orders nothing it does not know.
+   */
+  function writeUpstreamResponse(
+    state: EdgeRequestState,
+    plan: ForwardPlan,
+    reply: FastifyReply,
+    status: number,
+    rawHeaders: string[],
+    body: Readable,
+  ): void {
+    state.body = body;
+    const location = state.upstream?.location;
+    const headers = buildClientHeaders(rawHeaders, {
+      requestId: state.id,
+      location: location ? { ...location, clientOrigin: state.clientOrigin } : null,
+      // An unread request body leaves the connection unusable for the next request (RFC 9112 §9.3).
+      close: draining || !reply.request.raw.complete,
+    });
+    reply.hijack();
+    const res = reply.raw;
+    try {
+      res.writeHead(status, plan.statusText === '' ? undefined : plan.statusText, headers);
+    } catch (err) {
+      // Node refuses to send what it considers invalid (a header value with a control character): the upstream's
+      // answer cannot be relayed as is, which is the upstream's failure.
+      body.on('error', ignore);
+      body.destroy();
+      state.upstreamError = { kind: 'other', err };
+      res.removeHeader('content-length');
+      const edgeErr = new EdgeError('RF_UPSTREAM_ERROR', 'upstream response could not be relayed', { cause: err });
+      const text = JSON.stringify(edgeErr.toJSON());
+      res.writeHead(edgeErr.status, { 'content-type': JSON_TYPE, 'x-request-id': state.id });
+      res.end(text);
+      return;
+    }
+    if (status === 204 || status === 304 || state.method === 'HEAD') {
+      // No body by definition (RFC 9110 §9.3.2, §15.3.5, §15.4.5). A 304 may still carry the Content-Length of the
+      // representation, which undici reports as a length mismatch once the (empty) message ends: not our concern.
+      body.on('error', ignore);
+      body.resume();
+      res.end();
+      return;
+    }
+    // pipeline destroys the client response when the upstream body fails (the client must not take a cut body for
+    // a complete one) and the upstream body when the client goes away.
+    pipeline(body, res, ignore);
+  }
 
   function handle(request: FastifyRequest, reply: FastifyReply): void {
     const raw = request.raw;
@@ -358,10 +400,10 @@ export async function createEdgeServer(options: EdgeServerOptions): Promise<Edge
       upgrade === null &&
       (headers['transfer-encoding'] !== undefined ||
         (headers['content-length'] !== undefined && headers['content-length'] !== '0'));
-    state.forward = {
-      upstream: upstream.config,
-      path: upstream.config.basePath + url,
-      headers: buildUpstreamHeaders(raw.rawHeaders, {
+    state.forward = new ForwardPlan(
+      upstream.config,
+      upstream.config.basePath + url,
+      buildUpstreamHeaders(raw.rawHeaders, {
         host: upstream.host,
         peer: peer.ip,
         peerTrusted: peer.trusted,
@@ -371,8 +413,8 @@ export async function createEdgeServer(options: EdgeServerOptions): Promise<Edge
         overrideCookie: plan.overrideCookie,
         upgrade,
       }),
-      body: hasBody ? raw : null,
-    };
+      hasBody ? raw : null,
+    );
     return null;
   }
 
@@ -546,7 +588,9 @@ export async function createEdgeServer(options: EdgeServerOptions): Promise<Edge
       return;
     }
     active++;
-    proxyUpgrade(socket, head, state.forward!, state.method, state.id, {
+    const location = state.upstream?.location;
+    const rewrite = location ? { ...location, clientOrigin: state.clientOrigin } : null;
+    proxyUpgrade(socket, head, state.forward!, state.method, state.id, rewrite, {
       onResponse(status) {
         finish(state, status, false, false);
       },

@@ -180,13 +180,11 @@ export function readCookie(header: string | undefined, name: string): string | n
   return null;
 }
 
-export type ResponseHeaders = Record<string, string | string[] | undefined>;
-
 export interface ResponseHeaderContext {
   readonly requestId: string;
   /** Set when the upstream has `rewriteLocation: true`. */
   readonly location: LocationRewrite | null;
-  /** The edge is draining: tell keep-alive clients to go (`Connection: close`). */
+  /** Ask the client to close its connection: the edge is draining, or the request body was not read to its end. */
   readonly close: boolean;
 }
 
@@ -200,27 +198,30 @@ export interface LocationRewrite {
 }
 
 /**
- * Response headers for the client: the upstream's (names lower-case, as undici parses them; repeats such as several
- * Set-Cookie stay separate array entries) without hop-by-hop fields, Location rewritten when configured, then the
- * edge's X-Request-Id (the upstream may echo it; the edge's value wins) and `Connection: close` while draining.
+ * Response headers for the client, as a flat `[name, value, …]` list: the upstream's own, in their order and
+ * spelling with repeats (several Set-Cookie) kept apart, minus the hop-by-hop fields and those Connection names,
+ * Location rewritten when configured; then the edge's X-Request-Id (replacing any upstream echo) and, when asked,
+ * `Connection: close`.
  */
-export function buildClientHeaders(headers: ResponseHeaders, ctx: ResponseHeaderContext): ResponseHeaders {
-  const connection = headers['connection'];
-  const named =
-    connection === undefined ? null : connectionTokens(typeof connection === 'string' ? [connection] : connection);
-  const out: ResponseHeaders = {};
-  for (const name in headers) {
-    if (isHopByHop(name) || (named?.has(name) ?? false)) continue;
-    const value = headers[name];
-    if (value === undefined) continue;
-    if (name === 'location' && ctx.location !== null && typeof value === 'string') {
-      out[name] = rewriteLocation(value, ctx.location);
-      continue;
+export function buildClientHeaders(rawHeaders: readonly string[], ctx: ResponseHeaderContext): string[] {
+  let named: Set<string> | null = null;
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (name.length === 10 && name.toLowerCase() === 'connection') {
+      named ??= new Set();
+      for (const token of connectionTokens([rawHeaders[i + 1]!])) named.add(token);
     }
-    out[name] = value;
   }
-  out['x-request-id'] = ctx.requestId;
-  if (ctx.close) out['connection'] = 'close';
+  const out: string[] = [];
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    const lower = name.toLowerCase();
+    if (isHopByHop(lower) || lower === 'x-request-id' || (named?.has(lower) ?? false)) continue;
+    const value = rawHeaders[i + 1]!;
+    out.push(name, lower === 'location' && ctx.location !== null ? rewriteLocation(value, ctx.location) : value);
+  }
+  out.push('X-Request-Id', ctx.requestId);
+  if (ctx.close) out.push('Connection', 'close');
   return out;
 }
 
@@ -246,25 +247,6 @@ export function rewriteLocation(location: string, rw: LocationRewrite): string {
     }
   }
   return rw.clientOrigin + rest;
-}
-
-/**
- * Raw `[name, value, …]` headers without hop-by-hop fields (for responses the upgrade proxy relays byte for byte,
- * where Node gives raw headers, not undici's parsed object).
- */
-export function stripHopByHopRaw(rawHeaders: readonly string[]): string[] {
-  const connectionValues: string[] = [];
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-    if (rawHeaders[i]!.toLowerCase() === 'connection') connectionValues.push(rawHeaders[i + 1]!);
-  }
-  const named = connectionTokens(connectionValues);
-  const out: string[] = [];
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-    const lower = rawHeaders[i]!.toLowerCase();
-    if (isHopByHop(lower) || named.has(lower)) continue;
-    out.push(rawHeaders[i]!, rawHeaders[i + 1]!);
-  }
-  return out;
 }
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._~:@+=/-]{1,200}$/;

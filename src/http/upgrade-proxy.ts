@@ -10,7 +10,7 @@ import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { EdgeError } from '../core/errors.ts';
-import { stripHopByHopRaw } from './forward-headers.ts';
+import { buildClientHeaders, type LocationRewrite } from './forward-headers.ts';
 import { classifyUpstreamError, type ForwardPlan, type UpstreamErrorKind } from './upstream-pools.ts';
 
 export interface UpgradeHooks {
@@ -31,6 +31,7 @@ export function proxyUpgrade(
   plan: ForwardPlan,
   method: string,
   requestId: string,
+  location: LocationRewrite | null,
   hooks: UpgradeHooks,
 ): void {
   const upstream = plan.upstream;
@@ -91,8 +92,8 @@ export function proxyUpgrade(
     clearTimeout(timer);
     client.removeListener('close', onClientGone);
     const upgrade = res.headers.upgrade ?? 'websocket';
-    const headers = stripHopByHopRaw(res.rawHeaders);
-    headers.push('Connection', 'Upgrade', 'Upgrade', upgrade, 'X-Request-Id', requestId);
+    const headers = buildClientHeaders(res.rawHeaders, { requestId, location, close: false });
+    headers.push('Connection', 'Upgrade', 'Upgrade', upgrade);
     client.write(responseHead(res.statusCode ?? 101, res.statusMessage ?? 'Switching Protocols', headers));
     if (upstreamHead.length > 0) client.write(upstreamHead);
     if (head.length > 0) upstreamSocket.write(head);
@@ -124,8 +125,7 @@ export function proxyUpgrade(
     client.removeListener('close', onClientGone);
     // The upstream said no to the upgrade: relay its answer, then close (the body is delimited by the close when it
     // came chunked, since the chunking was undone by the parser).
-    const headers = stripHopByHopRaw(res.rawHeaders);
-    headers.push('Connection', 'close', 'X-Request-Id', requestId);
+    const headers = buildClientHeaders(res.rawHeaders, { requestId, location, close: true });
     client.write(responseHead(res.statusCode ?? 502, res.statusMessage ?? '', headers));
     res.pipe(client);
     res.once('error', () => client.destroy());

@@ -17,7 +17,8 @@ import type { ErrorCode } from '../core/errors.ts';
 /** Where the edge puts the ForwardPlan in the headers object it gives reply-from. */
 export const FORWARD_PLAN = Symbol('rf-edge.forward-plan');
 
-export interface ForwardPlan {
+/** One request's way to its upstream, built by the edge; the dispatcher fills in what the upstream answered. */
+export class ForwardPlan {
   readonly upstream: UpstreamConfig;
   /** basePath + the raw request target (path and query exactly as received). */
   readonly path: string;
@@ -25,6 +26,17 @@ export interface ForwardPlan {
   readonly headers: string[];
   /** The client's request stream when the request has a body (streamed, never buffered), else null. */
   readonly body: Readable | null;
+  /** The upstream's reason phrase (undici parses it; reply-from does not pass it on). */
+  statusText = '';
+  /** reply-from's callback, held here so one shared function answers every request (no closure per request). */
+  callback: ResponseCallback | null = null;
+
+  constructor(upstream: UpstreamConfig, path: string, headers: string[], body: Readable | null) {
+    this.upstream = upstream;
+    this.path = path;
+    this.headers = headers;
+    this.body = body;
+  }
 }
 
 /** What reply-from passes to `undici.request()` (lib/request.js handleUndici); only `method` and the plan matter. */
@@ -118,7 +130,8 @@ export class UpstreamPools {
       return;
     }
     const upstream = plan.upstream;
-    this.#agent.request(
+    plan.callback = callback;
+    this.#agent.request<ForwardPlan>(
       {
         origin: upstream.origin,
         path: plan.path,
@@ -128,8 +141,11 @@ export class UpstreamPools {
         headersTimeout: upstream.headersTimeoutMs,
         // undici reads 0 as "no body timeout": what SSE streams and long downloads need.
         bodyTimeout: upstream.bodyTimeoutMs,
+        // The response headers as sent (names in their case, order, repeats), for a transparent response.
+        responseHeaders: 'raw',
+        opaque: plan,
       },
-      callback,
+      onUpstreamResponse,
     );
   }
 
@@ -156,6 +172,16 @@ export class UpstreamPools {
     this.#retiring.set(agent, closing);
     void closing.finally(() => this.#retiring.delete(agent));
   }
+}
+
+/** Undici answers here, for every request; the plan (undici's `opaque`, also on errors) says whose it is. */
+function onUpstreamResponse(err: Error | null, data?: Dispatcher.ResponseData<ForwardPlan>): void {
+  const plan = data?.opaque;
+  const callback = plan?.callback;
+  if (plan === undefined || callback === null || callback === undefined) return;
+  plan.callback = null;
+  if (err === null && data !== undefined) plan.statusText = data.statusText;
+  callback(err, data as Dispatcher.ResponseData | undefined);
 }
 
 export type UpstreamErrorKind = 'connect' | 'timeout' | 'reset' | 'other';
