@@ -129,6 +129,7 @@ export async function createEdge(env: EdgeEnv, options: CreateEdgeOptions = {}):
 
     const watcher = watchRouteTable({
       file: env.ROUTES_FILE,
+      currentHash: table.hash,
       knownFlags: () => flags.knownFlags(),
       log,
       onTable: (next) => {
