@@ -79,13 +79,12 @@ export async function main(argv: readonly string[], io: Out = stdio): Promise<nu
         const flags = await readFlagsDir(env.FLAGS_DIR);
         const knownFlags = new Set(flags.features.map((f) => f.name));
         const result = await loadRouteTableFile(file, { knownFlags });
-        const flagProblems = flags.problems.map((p) => `${p.file}:1:1 ${p.message}`);
-        if (!result.ok || flagProblems.length > 0) {
-          if (!result.ok) io.err(formatProblems(result.problems));
-          for (const line of flagProblems) io.err(line);
+        if (!result.ok || flags.problems.length > 0) {
+          io.err(formatProblems([...(result.ok ? [] : result.problems), ...flags.problems]));
           return 1;
         }
-        if (result.warnings.length > 0) io.err(formatProblems(result.warnings));
+        const warnings = [...result.warnings, ...flags.warnings];
+        if (warnings.length > 0) io.err(formatProblems(warnings));
         io.out(
           `${file}: ok (${result.table.routes.length} routes, ${result.table.upstreams.size} upstreams, config ${result.table.hash})`,
         );
