@@ -87,3 +87,46 @@ export function rawJsonBody(text: string): unknown {
   const at = text.indexOf('\r\n\r\n');
   return JSON.parse(text.slice(at + 4));
 }
+
+export interface ParsedResponse {
+  readonly status: number;
+  readonly reason: string;
+  /** Header lines as sent: name in its case, value, in order, repeats kept. */
+  readonly headers: ReadonlyArray<readonly [string, string]>;
+  /** The body after undoing the transfer framing (chunked or length), as bytes. */
+  readonly body: Buffer;
+}
+
+/** Parses one HTTP/1.1 response from the raw (latin1) text a `Connection: close` exchange returned. */
+export function parseRawResponse(text: string, method = 'GET'): ParsedResponse {
+  const headEnd = text.indexOf('\r\n\r\n');
+  if (headEnd === -1) throw new Error(`no complete response head in ${JSON.stringify(text.slice(0, 200))}`);
+  const lines = text.slice(0, headEnd).split('\r\n');
+  const statusLine = /^HTTP\/1\.[01] (\d{3}) ?(.*)$/.exec(lines[0] ?? '');
+  if (!statusLine) throw new Error(`bad status line ${lines[0]}`);
+  const status = Number(statusLine[1]);
+  const headers = lines.slice(1).map((line): readonly [string, string] => {
+    const colon = line.indexOf(':');
+    return [line.slice(0, colon), line.slice(colon + 1).trim()];
+  });
+  const find = (name: string) => headers.find(([n]) => n.toLowerCase() === name)?.[1];
+  let rest = text.slice(headEnd + 4);
+  let body: string;
+  if (method === 'HEAD' || status === 204 || status === 304 || status < 200) {
+    body = '';
+  } else if (find('transfer-encoding')?.toLowerCase() === 'chunked') {
+    body = '';
+    for (;;) {
+      const eol = rest.indexOf('\r\n');
+      const size = Number.parseInt(rest.slice(0, eol), 16);
+      if (!(size > 0)) break;
+      body += rest.slice(eol + 2, eol + 2 + size);
+      rest = rest.slice(eol + 2 + size + 2);
+    }
+  } else if (find('content-length') !== undefined) {
+    body = rest.slice(0, Number(find('content-length')));
+  } else {
+    body = rest;
+  }
+  return { status, reason: statusLine[2] ?? '', headers, body: Buffer.from(body, 'latin1') };
+}
