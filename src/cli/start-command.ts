@@ -1,6 +1,7 @@
 // `rf-edge start`: run the edge until SIGTERM/SIGINT, reload the route table on SIGHUP.
-import type { EdgeEnv } from '../config/env.ts';
+
 import { createEdge } from '../app.ts';
+import type { EdgeEnv } from '../config/env.ts';
 
 interface Io {
   out: (s: string) => void;
@@ -21,12 +22,24 @@ export async function runEdge({ env, withExamples, io }: { env: EdgeEnv; withExa
     io.err(`example agents service  ${examples.agentsUrl}`);
   }
 
-  const edge = await createEdge(env);
+  let edge: Awaited<ReturnType<typeof createEdge>>;
+  try {
+    edge = await createEdge(env);
+  } catch (err) {
+    // The example servers keep the event loop alive: without this, a bad routes.yaml or a busy port would leave
+    // `npm start` hanging after printing the error instead of exiting 1.
+    await stopExamples?.();
+    throw err;
+  }
   const shownHost = env.HOST === '0.0.0.0' ? '127.0.0.1' : env.HOST;
-  io.err(`rf-edge proxy           http://${shownHost}:${edge.port}  (routes: ${env.ROUTES_FILE}, config ${edge.table().hash})`);
+  io.err(
+    `rf-edge proxy           http://${shownHost}:${edge.port}  (routes: ${env.ROUTES_FILE}, config ${edge.table().hash})`,
+  );
   io.err(`rf-edge admin           http://${env.ADMIN_HOST}:${edge.adminPort}  (dashboard /, /metrics, /api/routes)`);
   for (const route of edge.table().routes) {
-    io.err(`  ${route.id.padEnd(20)} ${(route.methods ?? ['*']).join(',').padEnd(16)} ${route.path.padEnd(22)} ${route.mode} → ${route.service}`);
+    io.err(
+      `  ${route.id.padEnd(20)} ${(route.methods ?? ['*']).join(',').padEnd(16)} ${route.path.padEnd(22)} ${route.mode} → ${route.service}`,
+    );
   }
   io.err(`  (everything else)    → ${edge.table().legacy}`);
 

@@ -75,7 +75,9 @@ function tokenMatches(expected: string, header: string | undefined): boolean {
 
 export async function createAdminServer(options: AdminServerOptions): Promise<FastifyInstance> {
   const { control, metrics, log } = options;
-  const app = Fastify({ logger: false, disableRequestLogging: true });
+  // No fastify logger: `logger: false` already silences per-request lines (the old `disableRequestLogging`
+  // option is deprecated in fastify 5 and warns FSTDEP023 at start).
+  const app = Fastify({ logger: false });
 
   app.setErrorHandler((err: unknown, _request, reply) => {
     if (err instanceof EdgeError) return reply.code(err.status).send(err.toJSON());
