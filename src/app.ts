@@ -10,8 +10,9 @@ import { verifyOverride } from './core/override-token.ts';
 import { compileRouter } from './core/request-router.ts';
 import type { Target } from './core/types.ts';
 import { createAuditLog } from './adapters/audit/index.ts';
+import { trackEffectiveWeights } from './adapters/flags/effective-weight-gauge.ts';
 import { createFlagSource } from './adapters/flags/index.ts';
-import { setFlagEnabled } from './adapters/flags/unleash-admin.ts';
+import { createUnleashWriteBack } from './adapters/flags/unleash-write-back.ts';
 import { createLogger, type Logger } from './adapters/logger.ts';
 import { createMetrics, type EdgeMetrics } from './adapters/metrics.ts';
 import { watchRouteTable } from './adapters/route-table-watcher.ts';
@@ -76,12 +77,16 @@ export async function createEdge(env: EdgeEnv, options: CreateEdgeOptions = {}):
     const audit = createAuditLog({ env, log, metrics });
     closers.push(() => audit.close());
 
+    // Written to the environment of UNLEASH_API_TOKEN: the one this edge reads its flags from.
     const writeBack =
-      env.UNLEASH_URL && env.UNLEASH_ADMIN_TOKEN
-        ? async (_routeId: string, flag: string) => {
-            await setFlagEnabled(env.UNLEASH_URL as string, env.UNLEASH_ADMIN_TOKEN as string, flag, false);
-          }
-        : undefined;
+      env.UNLEASH_URL && env.UNLEASH_ADMIN_TOKEN && env.UNLEASH_API_TOKEN
+        ? createUnleashWriteBack({
+            url: env.UNLEASH_URL,
+            adminToken: env.UNLEASH_ADMIN_TOKEN,
+            apiToken: env.UNLEASH_API_TOKEN,
+            log,
+          })
+        : null;
 
     const controller = createRolloutController({
       store,
@@ -96,6 +101,8 @@ export async function createEdge(env: EdgeEnv, options: CreateEdgeOptions = {}):
       ...(options.controllerTickMs ? { tickMs: options.controllerTickMs } : {}),
     });
     closers.push(() => controller.stop());
+    const effectiveWeights = trackEffectiveWeights({ flags, store, metrics, getTable: () => table });
+    closers.push(async () => effectiveWeights.stop());
 
     const buildRouting = (t: RouteTable): EdgeRouting => {
       const router = compileRouter(t);
@@ -113,6 +120,7 @@ export async function createEdge(env: EdgeEnv, options: CreateEdgeOptions = {}):
       metrics.configInfo.set({ hash: next.hash }, 1);
       metrics.configLoadedAt.set(clock() / 1000);
       await controller.applyConfig(next);
+      effectiveWeights.refresh();
     };
     await applyTable(table);
 
@@ -125,7 +133,8 @@ export async function createEdge(env: EdgeEnv, options: CreateEdgeOptions = {}):
       ...(overrideSecret ? { verifyOverride: (token: string) => verifyOverride(overrideSecret, token, clock()) } : {}),
       shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     });
-    closers.push(() => edge.close());
+    const closeEdge = () => edge.close();
+    closers.push(closeEdge);
 
     const watcher = watchRouteTable({
       file: env.ROUTES_FILE,
@@ -174,7 +183,9 @@ export async function createEdge(env: EdgeEnv, options: CreateEdgeOptions = {}):
         },
       },
     });
-    closers.push(() => admin.close());
+    // Closers run in reverse: the admin listener goes in just before the edge's, so it stays up while the edge
+    // drains. /readyz then answers 503 (a load balancer stops sending) and /metrics still shows the drain.
+    closers.splice(closers.indexOf(closeEdge), 0, () => admin.close());
 
     const { port } = await edge.listen(env.PORT, env.HOST);
     await admin.listen({ port: env.ADMIN_PORT, host: env.ADMIN_HOST });

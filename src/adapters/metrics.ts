@@ -65,6 +65,12 @@ export function createMetrics(options: { processMetrics?: boolean } = {}) {
       labelNames: ['route'] as const,
       registers,
     }),
+    routeEffectiveWeight: new Gauge({
+      name: 'rf_edge_route_effective_weight_percent',
+      help: 'Percent of users a canary route can send to the service now: the smaller of the flag rollout percentage and the route weight (0 while the flag is off or unknown; constraints not counted)',
+      labelNames: ['route'] as const,
+      registers,
+    }),
     routeState: new Gauge({
       name: 'rf_edge_route_state',
       help: 'Rollout phase per route (1 for the current phase)',

@@ -11,6 +11,11 @@ export interface FlagSource {
   readonly evaluate: FlagEvaluator;
   /** Names of flags the source knows (for validate and for `no_flag_data`). */
   knownFlags(): ReadonlySet<string>;
+  /**
+   * The flag's own rollout percentage as its definition states it (the ceiling of the share it can admit):
+   * 0 when the flag is off, null when the source does not know the flag. Constraints are not counted.
+   */
+  rolloutPercent(flag: string): number | null;
   status(): { readonly state: FlagSourceState; readonly staleSince: number | null; readonly lastUpdate: number | null };
   start(): Promise<void>;
   stop(): Promise<void>;

@@ -114,6 +114,47 @@ export function decideForRoute(
     : withWeight(route.id, 'legacy', table.legacy, 'bucket_out', bucket, current.weight);
 }
 
+/**
+ * The share of users (percent) the route sends to the service now, by the same rules as `decideForRoute`: the
+ * smaller of the flag's own rollout percentage (`flagPercent`: 0 when off, null when unknown) and the rollout state's
+ * weight. Overrides and flag constraints are per request and not counted. Keep the two functions in step.
+ */
+export function effectiveWeight(
+  route: RouteConfig,
+  state: RouteRolloutState | undefined,
+  flagPercent: number | null,
+): number {
+  switch (route.mode) {
+    case 'legacy':
+    case 'shadow':
+      return 0;
+    case 'service':
+      return 100;
+    case 'canary':
+      break;
+  }
+  // No flag data sends everyone to the monolith; a route without a flag is gated by its state alone.
+  const ceiling = route.flag === null ? 100 : (flagPercent ?? 0);
+  if (state === undefined) return 0;
+  let weight: number;
+  switch (state.phase) {
+    case 'off':
+    case 'rolled_back':
+    case 'shadow':
+      weight = 0;
+      break;
+    case 'promoted':
+      weight = 100;
+      break;
+    case 'paused':
+    case 'canary':
+    case 'holding':
+      weight = state.weight;
+      break;
+  }
+  return Math.max(0, Math.min(ceiling, weight));
+}
+
 function fixed(
   routeId: string | null,
   target: Target,

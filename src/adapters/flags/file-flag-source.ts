@@ -13,7 +13,13 @@ import type { EdgeMetrics } from '../metrics.ts';
 import type { FlagSource } from '../ports.ts';
 import { createFlagSourceTracker } from './flag-source-state.ts';
 import { type FlagsDirContents, readFlagsDir } from './flags-files.ts';
-import { createEmbeddedEngine, type EmbeddedEngine, NO_FLAG_DATA, verdictOf } from './unleash-evaluation.ts';
+import {
+  createEmbeddedEngine,
+  type EmbeddedEngine,
+  NO_FLAG_DATA,
+  rolloutPercentOf,
+  verdictOf,
+} from './unleash-evaluation.ts';
 
 export interface FileFlagSourceOptions {
   readonly dir: string;
@@ -165,6 +171,7 @@ export function createFileFlagSource(options: FileFlagSourceOptions): FileFlagSo
       return engine === null ? NO_FLAG_DATA : verdictOf(engine, flag, context);
     },
     knownFlags: () => known,
+    rolloutPercent: (flag) => (engine === null ? null : rolloutPercentOf(engine.getFeatureToggleDefinition(flag))),
     status: () => tracker.status(),
     onChange: (listener) => tracker.onChange(listener),
     reload,

@@ -34,6 +34,47 @@ export function verdictOf(engine: VerdictEngine, flag: string, context: FlagCont
   return engine.isEnabled(flag, toUnleashContext(context), false) ? ELIGIBLE : NOT_ELIGIBLE;
 }
 
+/** The SDK strategies that admit users by something other than a percentage (ids, addresses, hosts, everyone). */
+const UNCAPPED_STRATEGIES: ReadonlySet<string> = new Set([
+  'default',
+  'userWithId',
+  'remoteAddress',
+  'applicationHostname',
+]);
+/** The SDK strategies that admit a percentage of users, and the parameter holding it. */
+const PERCENT_PARAMETER: ReadonlyMap<string, string> = new Map([
+  ['flexibleRollout', 'rollout'],
+  ['gradualRolloutUserId', 'percentage'],
+  ['gradualRolloutSessionId', 'percentage'],
+  ['gradualRolloutRandom', 'percentage'],
+]);
+
+/**
+ * The share of users a flag can admit at most, read from its definition the way the SDK reads it: unknown ⇒ null,
+ * off ⇒ 0, on without strategies ⇒ 100 (the SDK enables it for everyone), otherwise the largest share any strategy
+ * admits (the SDK enables a flag when any one strategy does). A strategy the SDK does not know admits nobody, as in
+ * the SDK. Constraints are not counted: they select users, they set no percentage.
+ */
+export function rolloutPercentOf(definition: FeatureInterface | undefined): number | null {
+  if (definition === undefined) return null;
+  if (!definition.enabled) return 0;
+  const strategies = definition.strategies ?? [];
+  if (strategies.length === 0) return 100;
+  let ceiling = 0;
+  for (const strategy of strategies) {
+    const parameter = PERCENT_PARAMETER.get(strategy.name);
+    const percent =
+      parameter === undefined
+        ? UNCAPPED_STRATEGIES.has(strategy.name)
+          ? 100
+          : 0
+        : // The SDK reads the parameter with Number(): "30" and 30 both mean 30 %, garbage means nobody.
+          Number(strategy.parameters?.[parameter]);
+    if (percent > ceiling) ceiling = Math.min(percent, 100);
+  }
+  return ceiling;
+}
+
 export function toUnleashContext(context: FlagContext): Context {
   return {
     userId: context.userId,

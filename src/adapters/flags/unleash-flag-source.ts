@@ -16,7 +16,13 @@ import type { EdgeMetrics } from '../metrics.ts';
 import type { FlagSource } from '../ports.ts';
 import { createFlagSourceTracker } from './flag-source-state.ts';
 import { readFlagsDir } from './flags-files.ts';
-import { createEmbeddedEngine, type EmbeddedEngine, NO_FLAG_DATA, verdictOf } from './unleash-evaluation.ts';
+import {
+  createEmbeddedEngine,
+  type EmbeddedEngine,
+  NO_FLAG_DATA,
+  rolloutPercentOf,
+  verdictOf,
+} from './unleash-evaluation.ts';
 
 export interface UnleashFlagSourceOptions {
   /** Unleash API root, e.g. `http://unleash:4242/api/`. */
@@ -136,6 +142,10 @@ export function createUnleashFlagSource(options: UnleashFlagSourceOptions): Unle
       return bootstrap === null ? NO_FLAG_DATA : verdictOf(bootstrap, flag, context);
     },
     knownFlags: () => known,
+    rolloutPercent(flag: string): number | null {
+      if (sdkReady && sdk !== null) return rolloutPercentOf(sdk.getFeatureToggleDefinition(flag));
+      return bootstrap === null ? null : rolloutPercentOf(bootstrap.getFeatureToggleDefinition(flag));
+    },
     status: () => tracker.status(),
     onChange: (listener) => tracker.onChange(listener),
 
