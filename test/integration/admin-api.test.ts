@@ -350,3 +350,52 @@ describe('admin API of an edge without ADMIN_TOKEN', () => {
     assert.equal((await call(app.adminUrl, 'GET', '/api/routes/agents-read')).body.phase, 'canary');
   });
 });
+
+describe('admin API while the edge drains', () => {
+  let upstream: TestUpstream;
+  let app: EdgeApp;
+  let release: () => void = () => {};
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let arrived: () => void = () => {};
+  const requestArrived = new Promise<void>((resolve) => {
+    arrived = resolve;
+  });
+
+  before(async () => {
+    upstream = await startUpstream('monolith', (req, res) => {
+      req.resume();
+      arrived();
+      void held.then(() => res.end('finished'));
+    });
+    app = await startEdgeApp(tableYaml(upstream, upstream, upstream.url));
+  });
+
+  after(async () => {
+    release();
+    await app?.close();
+    await upstream?.close();
+  });
+
+  test('/readyz answers 503 while an accepted request finishes, and the request still succeeds', async () => {
+    const inFlight = fetch(`${app.url}/held`);
+    await requestArrived;
+    const closing = app.edge.close();
+
+    let ready = await call(app.adminUrl, 'GET', '/readyz');
+    for (let i = 0; i < 50 && ready.status === 200; i++) ready = await call(app.adminUrl, 'GET', '/readyz');
+    assert.equal(ready.status, 503);
+    assert.deepEqual(ready.body, { status: 'not_ready', checks: { config: true, listeners: false } });
+    const metrics = await fetch(`${app.adminUrl}/metrics`);
+    assert.equal(metrics.status, 200, 'metrics stay readable during the drain');
+    await metrics.text();
+
+    release();
+    const res = await inFlight;
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), 'finished');
+    await closing;
+    await assert.rejects(fetch(`${app.adminUrl}/healthz`), 'the admin listener is closed after the drain');
+  });
+});
