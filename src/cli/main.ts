@@ -2,9 +2,7 @@
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadEnv } from '../config/env.ts';
-import { formatProblems, loadRouteTableFile } from '../config/load-route-table.ts';
 import { isEdgeError } from '../core/errors.ts';
-import { readFlagsDir } from '../adapters/flags/flags-files.ts';
 import { AdminCallError, adminBaseUrl, adminCall } from './admin-client.ts';
 import { formatHistory, formatRoutes, type HistoryView, type RoutesView, type RouteView } from './format.ts';
 
@@ -75,6 +73,10 @@ export async function main(argv: readonly string[], io: Out = stdio): Promise<nu
         return await runEdge({ env, withExamples: values['with-examples'] ?? false, io });
       }
       case 'validate': {
+        const [{ formatProblems, loadRouteTableFile }, { readFlagsDir }] = await Promise.all([
+          import('../config/load-route-table.ts'),
+          import('../adapters/flags/flags-files.ts'),
+        ]);
         const file = args[0] ?? env.ROUTES_FILE;
         const flags = await readFlagsDir(env.FLAGS_DIR);
         const knownFlags = new Set(flags.features.map((f) => f.name));
@@ -141,7 +143,11 @@ export async function main(argv: readonly string[], io: Out = stdio): Promise<nu
       case 'history': {
         const id = needRoute();
         const limit = values.limit ? `?limit=${encodeURIComponent(values.limit)}` : '';
-        const view = await adminCall<HistoryView>(client, 'GET', `/api/routes/${encodeURIComponent(id)}/history${limit}`);
+        const view = await adminCall<HistoryView>(
+          client,
+          'GET',
+          `/api/routes/${encodeURIComponent(id)}/history${limit}`,
+        );
         print(view, () => formatHistory(view));
         return 0;
       }
