@@ -133,6 +133,8 @@ export interface RouteView {
   readonly weight: number;
   readonly stepIndex: number;
   readonly manualWeight: boolean;
+  /** When the current step began (ISO); bookkeeping moves `revision` but not this. */
+  readonly since: string | null;
   readonly reason: string | null;
   readonly updatedBy: string | null;
   readonly revision: number;

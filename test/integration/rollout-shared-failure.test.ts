@@ -1,0 +1,89 @@
+// Issue 4 evidence (d): when the monolith fails just like the service (a shared dependency is down), moving users
+// back to the monolith would not help them, so the judge does not roll back on the relative rule; such a window is
+// no evidence for the service either, so the route does not advance: it holds its step, verdict after verdict.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import {
+  createRolloutFixture,
+  explained,
+  metricValue,
+  ROUTE_ID,
+  type RolloutEdge,
+  type RolloutFixture,
+  sleep,
+  startLoad,
+  tally,
+  untilRoute,
+} from '../support/rollout-harness.ts';
+
+describe('a failure shared by the monolith and the service', () => {
+  let fixture: RolloutFixture;
+  let edge: RolloutEdge;
+
+  before(async () => {
+    fixture = await createRolloutFixture({ label: 'shared', redis: true, postgres: true });
+    edge = await fixture.startEdge();
+  });
+  after(async () => {
+    await fixture?.cleanup();
+  });
+
+  test('both at 50 % 5xx: no rollback, no advance, the step holds tick after tick', async (t) => {
+    const load = startLoad({ port: edge.port, rate: 150, users: 'shared' });
+    await explained([edge], async () => {
+      await untilRoute(edge.admin, 'step 20 %', (r) => r.weight === 20, 15_000);
+      const before = await edge.admin.route();
+      const transitionsBefore = (await edge.admin.history()).length;
+      const inconclusiveBefore = metricValue(await edge.admin.metrics(), 'rf_edge_verdicts_total', {
+        route: ROUTE_ID,
+        outcome: 'insufficient_data',
+        rule: 'inconclusive',
+      });
+
+      const faultAt = Date.now();
+      fixture.upstreams.monolith.faults.set({ errorRate: 0.5, status: 503 });
+      fixture.upstreams.service.faults.set({ errorRate: 0.5, status: 503 });
+      // Longer than the judge's window (5 s) and many step intervals (1 s): every verdict here saw the failure.
+      const states: string[] = [];
+      for (let tick = 0; tick < 7; tick++) {
+        await sleep(1000);
+        const route = await edge.admin.route();
+        states.push(`${route.phase} ${route.weight}%`);
+        assert.deepEqual([route.phase, route.weight, route.since], [before.phase, 20, before.since], states.join(', '));
+      }
+      const faultEnd = Date.now();
+
+      const during = tally(load.samples, faultAt + 200, faultEnd);
+      const serviceErrors = load.samples.filter(
+        (s) => s.sentAt >= faultAt + 200 && s.sentAt < faultEnd && s.servedBy !== null && s.status === 503,
+      );
+      // The failure was real on both sides: users saw 5xx from the monolith and from the service alike.
+      assert.ok(during.failed > during.total * 0.4, `${during.failed} of ${during.total} failed`);
+      assert.ok(serviceErrors.some((s) => s.servedBy === 'agents-service'));
+      assert.ok(serviceErrors.some((s) => s.servedBy === 'monolith'));
+
+      assert.equal((await edge.admin.history()).length, transitionsBefore, 'no transition while both failed');
+      const metrics = await edge.admin.metrics();
+      assert.equal(metricValue(metrics, 'rf_edge_rollbacks_total', { route: ROUTE_ID }), 0);
+      const inconclusive =
+        metricValue(metrics, 'rf_edge_verdicts_total', {
+          route: ROUTE_ID,
+          outcome: 'insufficient_data',
+          rule: 'inconclusive',
+        }) - inconclusiveBefore;
+      assert.ok(inconclusive >= 4, `holding verdicts while both failed: ${inconclusive}`);
+      const shared = edge.logs
+        .events('rollout.verdict')
+        .filter((l) => Date.parse(String(l['time'])) >= faultAt + 2000 && Date.parse(String(l['time'])) < faultEnd);
+      assert.ok(shared.length >= 4);
+      for (const verdict of shared) {
+        assert.equal(verdict['outcome'], 'insufficient_data', String(verdict['reason']));
+        assert.match(String(verdict['reason']), /shared failure, holding/);
+      }
+
+      t.diagnostic(`observed for ${faultEnd - faultAt} ms: ${states.join(', ')}`);
+      t.diagnostic(`${inconclusive} holding verdicts; e.g. "${String(shared.at(-1)?.['reason'])}"`);
+      t.diagnostic(`users saw ${during.failed} failures of ${during.total} requests on both targets`);
+    }).finally(() => load.stop());
+  });
+});
