@@ -13,7 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { type Duplex, pipeline, type Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import replyFrom, { type FastifyReplyFromHooks } from '@fastify/reply-from';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from '../adapters/logger.ts';
@@ -132,7 +132,19 @@ const STATE = Symbol('rf-edge.request-state');
 const PEER = Symbol('rf-edge.peer');
 const BUSY = Symbol('rf-edge.busy');
 
+const RESPONSE = Symbol('rf-edge.response');
+
 type TaggedResponse = ServerResponse & { [STATE]?: EdgeRequestState };
+type TaggedBody = Readable & { [RESPONSE]?: ServerResponse };
+
+/** The client closed its side: its request body broke off, or its connection is gone. */
+function clientGone(req: IncomingMessage, res: ServerResponse): boolean {
+  return res.destroyed || (!req.complete && (req.destroyed || req.socket.destroyed));
+}
+
+function onUpstreamBodyError(this: TaggedBody): void {
+  this[RESPONSE]?.destroy();
+}
 type TaggedSocket = Socket & { [PEER]?: PeerInfo; [BUSY]?: number };
 
 /** The TCP peer of a connection, judged once per connection and route table (keep-alive makes that most requests). */
@@ -257,6 +269,9 @@ export async function createEdgeServer(options: EdgeServerOptions): Promise<Edge
         reply.code(edgeErr.status).send(JSON.stringify(edgeErr.toJSON()));
         return;
       }
+      // A client that went away mid-upload fails the upstream request too (its body stream broke): that is not
+      // the upstream's failure, and must not count against it in the judge's window.
+      if (clientGone(reply.request.raw as IncomingMessage, reply.raw as ServerResponse)) return;
       state.upstreamError = { kind, err: cause };
       sendError(reply as FastifyReply, state, edgeErr);
     },
@@ -286,6 +301,12 @@ export async function createEdgeServer(options: EdgeServerOptions): Promise<Edge
     body: Readable,
   ): void {
     state.body = body;
+    if (reply.raw.destroyed) {
+      // The client left while the upstream was still thinking: nobody to relay the answer to.
+      body.on('error', ignore);
+      body.destroy();
+      return;
+    }
     const location = state.upstream?.location;
     const headers = buildClientHeaders(rawHeaders, {
       requestId: state.id,
@@ -318,9 +339,12 @@ export async function createEdgeServer(options: EdgeServerOptions): Promise<Edge
       res.end();
       return;
     }
-    // pipeline destroys the client response when the upstream body fails (the client must not take a cut body for
-    // a complete one) and the upstream body when the client goes away.
-    pipeline(body, res, ignore);
+    // Not stream.pipeline: it costs an AbortController and a DOMException per call. pipe() keeps backpressure; an
+    // upstream body failing cuts the client connection (a cut body must not pass for a complete one), and a client
+    // going away destroys the upstream body (onResponseClose).
+    (body as TaggedBody)[RESPONSE] = res;
+    body.on('error', onUpstreamBodyError);
+    body.pipe(res);
   }
 
   function handle(request: FastifyRequest, reply: FastifyReply): void {
@@ -330,7 +354,8 @@ export async function createEdgeServer(options: EdgeServerOptions): Promise<Edge
     const state = new EdgeRequestState(performance.now(), request.id, raw.method ?? 'GET', socket);
     request.edge = state;
     res[STATE] = state;
-    res.once('close', onResponseClose);
+    // `on`, not `once`: 'close' comes once per response, and once() allocates a wrapper per call.
+    res.on('close', onResponseClose);
     active++;
     socket[BUSY] = (socket[BUSY] ?? 0) + 1;
 
@@ -457,9 +482,10 @@ export async function createEdgeServer(options: EdgeServerOptions): Promise<Edge
     socket[BUSY] = (socket[BUSY] ?? 1) - 1;
     let status = this.statusCode;
     let failed = !this.writableFinished;
+    if (failed) state.body?.destroy();
     if (failed && state.upstreamError === null) {
       // The response was cut: by the upstream dying mid-body (its stream errored) or by the client going away
-      // (reply-from destroys the upstream body then, and undici marks it aborted).
+      // (the body was destroyed just above, which undici records as an abort).
       const bodyErr = state.body?.errored;
       if (bodyErr && (bodyErr as { code?: string }).code !== 'UND_ERR_ABORTED') {
         state.upstreamError = { kind: classifyUpstreamError(bodyErr).kind, err: bodyErr };

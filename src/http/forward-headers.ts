@@ -207,10 +207,13 @@ export function buildClientHeaders(rawHeaders: readonly string[], ctx: ResponseH
   let named: Set<string> | null = null;
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
-    if (name.length === 10 && name.toLowerCase() === 'connection') {
-      named ??= new Set();
-      for (const token of connectionTokens([rawHeaders[i + 1]!])) named.add(token);
-    }
+    if (name.length !== 10 || name.toLowerCase() !== 'connection') continue;
+    const value = rawHeaders[i + 1]!;
+    // Nearly every upstream response says `Connection: keep-alive` (or close): nothing more to strip then.
+    const lowerValue = value.toLowerCase();
+    if (lowerValue === 'keep-alive' || lowerValue === 'close') continue;
+    named ??= new Set();
+    for (const token of connectionTokens([value])) named.add(token);
   }
   const out: string[] = [];
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {

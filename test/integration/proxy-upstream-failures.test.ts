@@ -206,3 +206,71 @@ test('a decision naming an unknown upstream answers 502 RF_UPSTREAM_ERROR', asyn
     await up.close();
   }
 });
+
+describe('a client that goes away is not an upstream failure', () => {
+  test('aborting mid-upload records no upstream error and no outcome', async () => {
+    const received: number[] = [];
+    const up = await startUpstream('up', (req, res) => {
+      let n = 0;
+      req.on('data', (c: Buffer) => {
+        n += c.length;
+      });
+      req.on('close', () => received.push(n));
+      req.on('end', () => res.end('done'));
+    });
+    const edge = await startEdge({
+      upstreams: { up: up.url },
+      legacy: 'up',
+      routes: [{ id: 'uploads', prefix: '/upload', service: 'up' }],
+    });
+    try {
+      await new Promise<void>((resolve) => {
+        const req = http.request({
+          host: '127.0.0.1',
+          port: edge.port,
+          method: 'POST',
+          path: '/upload/x',
+          headers: { 'content-length': '1000000' },
+          agent: false,
+        });
+        req.on('error', () => resolve());
+        req.write(Buffer.alloc(10_000));
+        setTimeout(() => req.destroy(), 100);
+      });
+      await eventually(() => requestLines(edge.logs).length === 1);
+      const line = requestLines(edge.logs)[0]!;
+      assert.equal(line['aborted'], true);
+      assert.equal(line['upstreamError'], undefined);
+      assert.equal(edge.outcomes.length, 0);
+      assert.doesNotMatch(await edge.metrics.registry.metrics(), /rf_edge_upstream_errors_total\{/);
+      await eventually(() => received.length === 1);
+      assert.ok(received[0]! >= 10_000, 'the part sent did stream to the upstream before the abort');
+    } finally {
+      await edge.close();
+      await up.close();
+    }
+  });
+
+  test('leaving before a slow upstream answers: the late answer is dropped, the edge keeps serving', async () => {
+    const up = await startUpstream('up', (req, res) => {
+      if (req.url === '/slow') setTimeout(() => res.end('late answer'), 200);
+      else res.end('fine');
+    });
+    const edge = await startEdge({ upstreams: { up: up.url }, legacy: 'up' });
+    try {
+      await new Promise<void>((resolve) => {
+        const req = http.get({ host: '127.0.0.1', port: edge.port, path: '/slow', agent: false });
+        req.on('error', () => resolve());
+        setTimeout(() => req.destroy(), 50);
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      const line = requestLines(edge.logs).find((l) => l['path'] === '/slow')!;
+      assert.equal(line['aborted'], true);
+      const res = await send(edge.port, { path: '/after' });
+      assert.equal(res.body.toString(), 'fine');
+    } finally {
+      await edge.close();
+      await up.close();
+    }
+  });
+});
