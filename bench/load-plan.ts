@@ -30,6 +30,11 @@ export interface LoadResult {
   /** Of the requests sent during the window: transport failures (refused, reset, timeout). */
   readonly errors: number;
   readonly firstError: string | null;
+  /**
+   * Requests sent in the window still unanswered when the generator stopped waiting. Their wait so far is in the
+   * latency figures, which are then lower bounds.
+   */
+  readonly unfinished: number;
   readonly durationMs: number;
   /** `requests` per second of the measured window. */
   readonly rps: number;

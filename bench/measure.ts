@@ -1,5 +1,6 @@
-// One measurement: a fresh load generator process against one target, with the proxy's and the upstream's CPU
-// counters read at the exact edges of the generator's measured window.
+// Measurements: the load generator (one child process for the whole run) against one target at a time, with the
+// proxy's and the upstream's CPU counters read at the exact edges of the generator's measured window.
+import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { launchScript, stopChild, waitForMessage } from './child-processes.ts';
 import type { GeneratorMessage, LoadPlan, LoadResult, StartMessage } from './load-plan.ts';
@@ -11,13 +12,29 @@ export interface Measurement {
   /** 1-based: targets are loaded in turn, round after round, so a burst of background load hits them alike. */
   readonly round: number;
   readonly load: LoadResult;
-  /** Proxy CPU time per completed request in µs; null for `direct` or where /proc is missing. */
+  /** Proxy CPU time per answered request in µs; null for `direct` or where /proc is missing. */
   readonly proxyCpuUsPerRequest: number | null;
   /** The upstream's, for comparison: it does the same work behind every target. */
   readonly upstreamCpuUsPerRequest: number | null;
 }
 
+export interface MeasureOptions {
+  /** The upstream's pid, whose CPU is read too. */
+  readonly upstreamPid: number;
+  /** False where /proc cannot be read: CPU figures are then null. */
+  readonly readCpu: boolean;
+  readonly round?: number;
+}
+
+export interface LoadGenerator {
+  /** Loads one target; one measurement at a time. */
+  measure(target: Target, plan: Omit<LoadPlan, 'origin'>, options: MeasureOptions): Promise<Measurement>;
+  stop(): Promise<void>;
+}
+
 const generatorScript = fileURLToPath(new URL('./load-generator.ts', import.meta.url));
+/** Past warm-up + duration: connection set-up, the generator's wait for late answers, reporting. */
+const RESULT_GRACE_MS = 30_000;
 
 function isGeneratorMessage(message: unknown): message is GeneratorMessage {
   return typeof message === 'object' && message !== null && 'type' in message;
@@ -27,56 +44,67 @@ function cpuOf(pid: number | null, readCpu: boolean): number | null {
   return pid !== null && readCpu ? processTreeCpuMicros(pid) : null;
 }
 
-export async function measure(
+async function measureWith(
+  generator: ChildProcess,
   target: Target,
   plan: Omit<LoadPlan, 'origin'>,
-  upstreamPid: number,
-  readCpu: boolean,
-  round = 1,
+  { upstreamPid, readCpu, round = 1 }: MeasureOptions,
 ): Promise<Measurement> {
-  const generator = launchScript(generatorScript, []);
   const what = `load generator against ${target.name}`;
-  try {
-    let proxyStart: number | null = null;
-    let upstreamStart: number | null = null;
-    let proxyEnd: number | null = null;
-    let upstreamEnd: number | null = null;
-    const budgetMs = plan.warmupMs + plan.durationMs + 30_000;
-    const result = waitForMessage(
-      generator,
-      (message) => {
-        if (!isGeneratorMessage(message)) return undefined;
-        switch (message.type) {
-          case 'measuring':
-            proxyStart = cpuOf(target.pid, readCpu);
-            upstreamStart = cpuOf(upstreamPid, readCpu);
-            return undefined;
-          case 'measured':
-            proxyEnd = cpuOf(target.pid, readCpu);
-            upstreamEnd = cpuOf(upstreamPid, readCpu);
-            return undefined;
-          case 'done':
-            return message.result;
-          case 'failed':
-            throw new Error(`${what}: ${message.message}`);
-        }
-      },
-      budgetMs,
-      what,
-    );
-    const start: StartMessage = { type: 'start', plan: { ...plan, origin: target.origin } };
-    generator.send(start);
-    const load = await result;
-    const perRequest = (start: number | null, end: number | null): number | null =>
-      start === null || end === null || load.requests === 0 ? null : (end - start) / load.requests;
-    return {
-      target: target.name,
-      round,
-      load,
-      proxyCpuUsPerRequest: perRequest(proxyStart, proxyEnd),
-      upstreamCpuUsPerRequest: perRequest(upstreamStart, upstreamEnd),
-    };
-  } finally {
-    await stopChild(generator);
-  }
+  let proxyStart: number | null = null;
+  let upstreamStart: number | null = null;
+  let proxyEnd: number | null = null;
+  let upstreamEnd: number | null = null;
+  const result = waitForMessage(
+    generator,
+    (message) => {
+      if (!isGeneratorMessage(message)) return undefined;
+      switch (message.type) {
+        case 'measuring':
+          proxyStart = cpuOf(target.pid, readCpu);
+          upstreamStart = cpuOf(upstreamPid, readCpu);
+          return undefined;
+        case 'measured':
+          proxyEnd = cpuOf(target.pid, readCpu);
+          upstreamEnd = cpuOf(upstreamPid, readCpu);
+          return undefined;
+        case 'done':
+          return message.result;
+        case 'failed':
+          throw new Error(`${what}: ${message.message}`);
+      }
+    },
+    plan.warmupMs + plan.durationMs + RESULT_GRACE_MS,
+    what,
+  );
+  const start: StartMessage = { type: 'start', plan: { ...plan, origin: target.origin } };
+  generator.send(start);
+  const load: LoadResult = await result;
+  const perRequest = (from: number | null, to: number | null): number | null =>
+    from === null || to === null || load.requests === 0 ? null : (to - from) / load.requests;
+  return {
+    target: target.name,
+    round,
+    load,
+    proxyCpuUsPerRequest: perRequest(proxyStart, proxyEnd),
+    upstreamCpuUsPerRequest: perRequest(upstreamStart, upstreamEnd),
+  };
+}
+
+/** Starts the generator process; it waits for plans until stopped. */
+export function startLoadGenerator(): LoadGenerator {
+  const generator = launchScript(generatorScript, []);
+  let busy = false;
+  return {
+    async measure(target, plan, options) {
+      if (busy) throw new Error('load generator: one measurement at a time');
+      busy = true;
+      try {
+        return await measureWith(generator, target, plan, options);
+      } finally {
+        busy = false;
+      }
+    },
+    stop: () => stopChild(generator),
+  };
 }

@@ -175,6 +175,12 @@ export function judge(max: readonly Measurement[], fixedRate: readonly Measureme
       warnings.push(`${label}: ${m.load.errors} transport errors, first: ${m.load.firstError ?? 'unknown'}`);
     }
     if (m.load.non2xx > 0) warnings.push(`${label}: ${m.load.non2xx} answers outside 2xx`);
+    if (m.load.unfinished > 0) {
+      warnings.push(
+        `${label}: ${m.load.unfinished} requests still unanswered when the generator stopped waiting; ` +
+          'its latency figures are lower bounds',
+      );
+    }
     if (m.load.requests === 0) warnings.push(`${label}: no request completed`);
   }
   for (const s of summaries) {

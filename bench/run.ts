@@ -7,16 +7,17 @@
 //
 // --check exits 1 when a floor of issue 2 is missed or could not be measured (for CI); without it the exit
 // status only says whether the bench itself ran.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { killAllChildren } from './child-processes.ts';
 import type { LoadPlan } from './load-plan.ts';
-import { type Measurement, measure } from './measure.ts';
+import { type Measurement, startLoadGenerator } from './measure.ts';
 import { canReadProcessCpu } from './process-cpu.ts';
 import { type BenchResults, type BenchSettings, formatReport, judge, summarise } from './report.ts';
+import { writeResultsFile } from './results-file.ts';
 import { startBareHttpProxy } from './targets/bare-http-proxy.ts';
 import { directTarget } from './targets/direct.ts';
 import { findNginx, NGINX_MISSING_MESSAGE, startNginx } from './targets/nginx.ts';
@@ -33,8 +34,10 @@ const WATCHDOG_MS = 150_000;
 const benchDir = fileURLToPath(new URL('.', import.meta.url));
 const repoRoot = join(benchDir, '..');
 
+const startedAtMs = Date.now();
+
 function progress(message: string): void {
-  process.stderr.write(`bench: ${message}\n`);
+  process.stderr.write(`bench [${((Date.now() - startedAtMs) / 1000).toFixed(1)} s]: ${message}\n`);
 }
 
 function describeError(err: unknown): string {
@@ -184,18 +187,25 @@ async function main(): Promise<number> {
       round % 2 === 1 ? [...list] : [...list].reverse();
     const max: Measurement[] = [];
     const fixedRate: Measurement[] = [];
-    for (let round = 1; round <= settings.rounds; round++) {
-      for (const target of inRoundOrder(ready, round)) {
-        progress(`round ${round}/${settings.rounds}, max throughput: ${target.name}`);
-        max.push(await measure(target, plan(null), upstream.pid, readCpu, round));
+    const generator = startLoadGenerator();
+    try {
+      for (let round = 1; round <= settings.rounds; round++) {
+        for (const target of inRoundOrder(ready, round)) {
+          progress(`round ${round}/${settings.rounds}, max throughput: ${target.name}`);
+          max.push(await generator.measure(target, plan(null), { upstreamPid: upstream.pid, readCpu, round }));
+        }
       }
-    }
-    const fixedRateTargets = ready.filter((t) => FIXED_RATE_TARGETS.has(t.name));
-    for (let round = 1; round <= settings.rounds; round++) {
-      for (const target of inRoundOrder(fixedRateTargets, round)) {
-        progress(`round ${round}/${settings.rounds}, fixed rate ${settings.rate}/s: ${target.name}`);
-        fixedRate.push(await measure(target, plan(settings.rate), upstream.pid, readCpu, round));
+      const fixedRateTargets = ready.filter((t) => FIXED_RATE_TARGETS.has(t.name));
+      for (let round = 1; round <= settings.rounds; round++) {
+        for (const target of inRoundOrder(fixedRateTargets, round)) {
+          progress(`round ${round}/${settings.rounds}, fixed rate ${settings.rate}/s: ${target.name}`);
+          fixedRate.push(
+            await generator.measure(target, plan(settings.rate), { upstreamPid: upstream.pid, readCpu, round }),
+          );
+        }
       }
+    } finally {
+      await generator.stop();
     }
 
     const evidence: Record<string, Record<string, unknown>> = {};
@@ -224,8 +234,7 @@ async function main(): Promise<number> {
           'requests in rf_edge_requests_total during the run',
       );
     }
-    mkdirSync(dirname(out), { recursive: true });
-    writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
+    writeResultsFile(out, results, repoRoot);
     const shown = relative(process.cwd(), out).startsWith('..') ? out : relative(process.cwd(), out);
     console.log(`\nresults: ${shown} (run took ${results.durationS.toFixed(0)} s)`);
 

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { freePort } from '../../bench/child-processes.ts';
 import type { LoadPlan } from '../../bench/load-plan.ts';
-import { measure } from '../../bench/measure.ts';
+import { type LoadGenerator, startLoadGenerator } from '../../bench/measure.ts';
 import type { Target } from '../../bench/targets/target.ts';
 
 interface Seen {
@@ -43,8 +43,10 @@ const plan = (overrides: Partial<Omit<LoadPlan, 'origin'>> = {}): Omit<LoadPlan,
 describe('bench load generator', () => {
   const seen: Seen = { count: 0, paths: new Set(), users: new Set() };
   let server: Server;
+  let generator: LoadGenerator;
 
   before(async () => {
+    generator = startLoadGenerator();
     server = createServer((req: IncomingMessage, res) => {
       seen.count++;
       seen.paths.add(req.url ?? '');
@@ -54,18 +56,19 @@ describe('bench load generator', () => {
         res.end('ok');
       };
       if (req.url?.startsWith('/slow')) setTimeout(answer, 50);
-      else answer();
+      else if (!req.url?.startsWith('/hang')) answer();
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   });
   after(async () => {
+    await generator.stop();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
 
   test('closed loop: counts the measured window’s answers and the CPU the target spent on them', async () => {
     const before = seen.count;
-    const m = await measure(target(origin(server)), plan(), process.pid, true);
+    const m = await generator.measure(target(origin(server)), plan(), { upstreamPid: process.pid, readCpu: true });
     assert.equal(m.load.mode, 'max');
     assert.equal(m.load.errors, 0);
     assert.equal(m.load.non2xx, 0);
@@ -83,7 +86,10 @@ describe('bench load generator', () => {
 
   test('open loop: never sends more than the offered rate allows', async () => {
     const rate = 300;
-    const m = await measure(target(origin(server)), plan({ rate, connections: 8 }), process.pid, true);
+    const m = await generator.measure(target(origin(server)), plan({ rate, connections: 8 }), {
+      upstreamPid: process.pid,
+      readCpu: true,
+    });
     assert.equal(m.load.mode, 'fixed-rate');
     assert.equal(m.load.targetRate, rate);
     assert.equal(m.load.errors, 0);
@@ -95,11 +101,10 @@ describe('bench load generator', () => {
   test('open loop beyond what the target can answer: the achieved rate drops and the backlog shows as latency', async () => {
     // Two connections to a server that takes 50 ms per answer can complete at most 40 requests/s.
     const rate = 200;
-    const m = await measure(
+    const m = await generator.measure(
       target(origin(server)),
       plan({ rate, connections: 2, paths: ['/slow'], warmupMs: 100, durationMs: 400 }),
-      process.pid,
-      false,
+      { upstreamPid: process.pid, readCpu: false },
     );
     assert.equal(m.load.errors, 0);
     assert.ok(m.load.requests <= 2 * (m.load.durationMs / 50) + 2, `${m.load.requests} answers in the window`);
@@ -107,8 +112,25 @@ describe('bench load generator', () => {
     assert.ok(m.load.latency.p99Ms >= 200, `p99 ${m.load.latency.p99Ms} ms`);
   });
 
+  test('requests never answered: the generator stops waiting, and reports them as unfinished', async () => {
+    const m = await generator.measure(
+      target(origin(server)),
+      plan({ rate: 50, connections: 2, paths: ['/hang'], warmupMs: 100, durationMs: 300 }),
+      { upstreamPid: process.pid, readCpu: false },
+    );
+    assert.equal(m.load.requests, 0);
+    assert.equal(m.load.errors, 0);
+    assert.ok(m.load.unfinished > 0);
+    assert.equal(m.load.latency.count, m.load.unfinished);
+    // They had waited at least the rest of the window plus the drain limit.
+    assert.ok(m.load.latency.maxMs >= 2000, `max ${m.load.latency.maxMs} ms`);
+  });
+
   test('answers outside 2xx are counted apart from successes', async () => {
-    const m = await measure(target(origin(server)), plan({ paths: ['/ok', '/fail'] }), process.pid, false);
+    const m = await generator.measure(target(origin(server)), plan({ paths: ['/ok', '/fail'] }), {
+      upstreamPid: process.pid,
+      readCpu: false,
+    });
     assert.equal(m.load.errors, 0);
     assert.ok(m.load.non2xx > 0 && m.load.non2xx < m.load.requests);
     assert.equal(m.proxyCpuUsPerRequest, null);
@@ -116,7 +138,10 @@ describe('bench load generator', () => {
 
   test('transport failures are counted and the first one is named', async () => {
     const closed = `http://127.0.0.1:${await freePort()}`;
-    const m = await measure(target(closed), plan({ durationMs: 300, warmupMs: 100 }), process.pid, false);
+    const m = await generator.measure(target(closed), plan({ durationMs: 300, warmupMs: 100 }), {
+      upstreamPid: process.pid,
+      readCpu: false,
+    });
     assert.equal(m.load.requests, 0);
     assert.ok(m.load.errors > 0);
     assert.match(m.load.firstError ?? '', /ECONNREFUSED/);

@@ -11,6 +11,7 @@ interface Figures {
   rate?: number;
   errors?: number;
   non2xx?: number;
+  unfinished?: number;
   generator?: number;
   round?: number;
 }
@@ -28,6 +29,7 @@ function measurement(target: string, figures: Figures): Measurement {
       non2xx: figures.non2xx ?? 0,
       errors: figures.errors ?? 0,
       firstError: figures.errors ? 'ECONNRESET: other side closed' : null,
+      unfinished: figures.unfinished ?? 0,
       durationMs: 3000,
       rps: figures.rps,
       latency: {
@@ -133,13 +135,14 @@ describe('bench verdict', () => {
       measurement('bare-http-proxy', { rps: 8000, p99: 12 }),
       measurement('rf-edge', { rps: 7000, p99: 14, errors: 3, non2xx: 5 }),
     ];
-    const fixed = [measurement('direct', { rps: 4100, p99: 1, rate: 5000 })];
+    const fixed = [measurement('direct', { rps: 4100, p99: 1, rate: 5000, unfinished: 12 })];
     const warnings = judge(max, fixed, 5000).warnings.join('\n');
     assert.match(warnings, /rf-edge \(max, round 1\): 3 transport errors, first: ECONNRESET/);
     assert.match(warnings, /rf-edge \(max, round 1\): 5 answers outside 2xx/);
     assert.match(warnings, /direct: the load generator used 97% of a core/);
     assert.match(warnings, /direct \(9,000 req\/s\) is not clearly faster than the node proxies \(8,000 req\/s\)/);
     assert.match(warnings, /direct \(round 1\): achieved 4,100 of 5,000 req\/s offered/);
+    assert.match(warnings, /direct \(fixed-rate, round 1\): 12 requests still unanswered .* lower bounds/);
   });
 
   test('nginx running as fast as direct is not mistaken for a generator bottleneck', () => {
