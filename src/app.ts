@@ -2,13 +2,7 @@
 // trail, the rollout controller, the edge listener and the admin listener, and keeps them in step on hot reload.
 // With nothing configured it runs on embedded defaults (flags/ files, memory + DATA_DIR); with REDIS_URL,
 // DATABASE_URL, UNLEASH_URL the same code talks to the real components.
-import type { EdgeEnv } from './config/env.ts';
-import { formatProblems, loadRouteTableFile } from './config/load-route-table.ts';
-import type { RouteTable } from './config/types.ts';
-import { EdgeError } from './core/errors.ts';
-import { verifyOverride } from './core/override-token.ts';
-import { compileRouter } from './core/request-router.ts';
-import type { Target } from './core/types.ts';
+
 import { createAuditLog } from './adapters/audit/index.ts';
 import { trackEffectiveWeights } from './adapters/flags/effective-weight-gauge.ts';
 import { createFlagSource } from './adapters/flags/index.ts';
@@ -17,7 +11,14 @@ import { createLogger, type Logger } from './adapters/logger.ts';
 import { createMetrics, type EdgeMetrics } from './adapters/metrics.ts';
 import { watchRouteTable } from './adapters/route-table-watcher.ts';
 import { createStateStore } from './adapters/state/index.ts';
+import type { EdgeEnv } from './config/env.ts';
+import { formatProblems, loadRouteTableFile } from './config/load-route-table.ts';
+import type { RouteTable } from './config/types.ts';
 import { createRolloutController } from './controller/rollout-controller.ts';
+import { EdgeError } from './core/errors.ts';
+import { verifyOverride } from './core/override-token.ts';
+import { compileRouter } from './core/request-router.ts';
+import type { Target } from './core/types.ts';
 import { createAdminServer } from './http/admin-server.ts';
 import { createEdgeServer, type EdgeRouting } from './http/edge-server.ts';
 
@@ -64,9 +65,13 @@ export async function createEdge(env: EdgeEnv, options: CreateEdgeOptions = {}):
 
     const first = await loadRouteTableFile(env.ROUTES_FILE, { knownFlags: flags.knownFlags() });
     if (!first.ok) {
-      throw new EdgeError('RF_CONFIG_INVALID', `route table ${env.ROUTES_FILE} is invalid:\n${formatProblems(first.problems)}`, {
-        details: first.problems,
-      });
+      throw new EdgeError(
+        'RF_CONFIG_INVALID',
+        `route table ${env.ROUTES_FILE} is invalid:\n${formatProblems(first.problems)}`,
+        {
+          details: first.problems,
+        },
+      );
     }
     for (const w of first.warnings) log.warn({ event: 'config.warning', ...w }, w.message);
     let table = first.table;
@@ -146,9 +151,13 @@ export async function createEdge(env: EdgeEnv, options: CreateEdgeOptions = {}):
         applyTable(next).then(
           () => {
             metrics.configReloads.inc({ result: 'success' });
-            log.info({ event: 'config.reloaded', from: previous, to: next.hash, routes: next.routes.length }, 'route table reloaded');
+            log.info(
+              { event: 'config.reloaded', from: previous, to: next.hash, routes: next.routes.length },
+              'route table reloaded',
+            );
           },
-          (err) => log.error({ event: 'config.apply_failed', err }, 'new route table could not be applied to the controller'),
+          (err) =>
+            log.error({ event: 'config.apply_failed', err }, 'new route table could not be applied to the controller'),
         );
       },
       onRejected: (problems) => {
@@ -194,7 +203,14 @@ export async function createEdge(env: EdgeEnv, options: CreateEdgeOptions = {}):
     controller.start();
     listening = true;
     log.info(
-      { event: 'edge.started', port, adminPort, config: table.hash, routes: table.routes.length, flags: flags.status().state },
+      {
+        event: 'edge.started',
+        port,
+        adminPort,
+        config: table.hash,
+        routes: table.routes.length,
+        flags: flags.status().state,
+      },
       'rf-edge is serving',
     );
 
