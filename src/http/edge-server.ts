@@ -6,7 +6,9 @@
 // - rewriteUrl sends every request to one route, so find-my-way never decodes, normalises or length-limits the
 //   path (the edge matches on path-safety's normalised path itself, in `decide`);
 // - every method is registered as body-less, so fastify never parses (or 415s) a body: the client's stream goes to
-//   undici as it arrives, and the upstream's stream comes back the same way.
+//   undici as it arrives;
+// - the upstream's answer is written on the hijacked reply from undici's raw header list, so status line, header
+//   names, order and repeats reach the client as the upstream sent them, and its body is piped back as it arrives.
 // maxHeaderSize is fixed when the server starts (Node reads it once): a hot reload of `limits.maxHeaderBytes` applies
 // at the next restart; `limits.maxUrlLength` applies at once.
 
@@ -128,24 +130,36 @@ declare module 'fastify' {
 /** Methods Node's parser accepts. CONNECT is a forward-proxy verb: Node hands it to a 'connect' listener, not here. */
 const METHODS = http.METHODS.filter((m) => m !== 'CONNECT');
 
+// Per-object slots, so that shared functions (no closure per request) find what they need.
 const STATE = Symbol('rf-edge.request-state');
 const PEER = Symbol('rf-edge.peer');
 const BUSY = Symbol('rf-edge.busy');
-
 const RESPONSE = Symbol('rf-edge.response');
 
 type TaggedResponse = ServerResponse & { [STATE]?: EdgeRequestState };
 type TaggedBody = Readable & { [RESPONSE]?: ServerResponse };
+type TaggedSocket = Socket & { [PEER]?: PeerInfo; [BUSY]?: number };
 
 /** The client closed its side: its request body broke off, or its connection is gone. */
 function clientGone(req: IncomingMessage, res: ServerResponse): boolean {
   return res.destroyed || (!req.complete && (req.destroyed || req.socket.destroyed));
 }
 
+/**
+ * `proto://host` as the client addressed the edge: what a trusted proxy in front reports (it may have terminated
+ * TLS), else this hop's own view. '' when the client sent no Host: Location is then left alone.
+ */
+function clientOrigin(headers: http.IncomingHttpHeaders, peerTrusted: boolean): string {
+  const forwardedProto = peerTrusted ? headers['x-forwarded-proto'] : undefined;
+  const forwardedHost = peerTrusted ? headers['x-forwarded-host'] : undefined;
+  const proto = typeof forwardedProto === 'string' ? forwardedProto.split(',')[0]!.trim() : 'http';
+  const host = typeof forwardedHost === 'string' ? forwardedHost.split(',')[0]!.trim() : headers.host;
+  return host === undefined || host === '' ? '' : `${proto}://${host}`;
+}
+
 function onUpstreamBodyError(this: TaggedBody): void {
   this[RESPONSE]?.destroy();
 }
-type TaggedSocket = Socket & { [PEER]?: PeerInfo; [BUSY]?: number };
 
 /** The TCP peer of a connection, judged once per connection and route table (keep-alive makes that most requests). */
 interface PeerInfo {
@@ -310,7 +324,7 @@ export async function createEdgeServer(options: EdgeServerOptions): Promise<Edge
     const location = state.upstream?.location;
     const headers = buildClientHeaders(rawHeaders, {
       requestId: state.id,
-      location: location ? { ...location, clientOrigin: state.clientOrigin } : null,
+      location: location && state.clientOrigin !== '' ? { ...location, clientOrigin: state.clientOrigin } : null,
       // An unread request body leaves the connection unusable for the next request (RFC 9112 §9.3).
       close: draining || !reply.request.raw.complete,
     });
@@ -375,12 +389,14 @@ export async function createEdgeServer(options: EdgeServerOptions): Promise<Edge
     const url = (raw as IncomingMessage & { originalUrl?: string }).originalUrl ?? raw.url ?? '/';
     const plan = currentPlan();
     if (url.length > plan.maxUrlLength) {
-      state.path = url.slice(0, 64);
+      const q = url.indexOf('?');
+      state.path = (q === -1 ? url : url.slice(0, q)).slice(0, 64);
       return refuse(state, 'uri_too_long', 'uri_too_long', new EdgeError('RF_URI_TOO_LONG'));
     }
     const target = checkRequestTarget(url);
     if (!target.ok) {
-      state.path = url.length > 256 ? url.slice(0, 256) : url;
+      const q = url.indexOf('?');
+      state.path = (q === -1 ? url : url.slice(0, q)).slice(0, 256);
       return refuse(state, 'bad_path', target.reason, new EdgeError('RF_BAD_PATH', target.detail));
     }
     state.path = target.path;
@@ -419,8 +435,7 @@ export async function createEdgeServer(options: EdgeServerOptions): Promise<Edge
       return new EdgeError('RF_UPSTREAM_ERROR', `no upstream named "${decision.upstream}"`);
     }
     state.upstream = upstream;
-    const host = headers.host;
-    if (upstream.location !== null) state.clientOrigin = `http://${host ?? upstream.config.origin.slice(7)}`;
+    if (upstream.location !== null) state.clientOrigin = clientOrigin(headers, peer.trusted);
     const hasBody =
       upgrade === null &&
       (headers['transfer-encoding'] !== undefined ||
@@ -615,7 +630,7 @@ export async function createEdgeServer(options: EdgeServerOptions): Promise<Edge
     }
     active++;
     const location = state.upstream?.location;
-    const rewrite = location ? { ...location, clientOrigin: state.clientOrigin } : null;
+    const rewrite = location && state.clientOrigin !== '' ? { ...location, clientOrigin: state.clientOrigin } : null;
     proxyUpgrade(socket, head, state.forward!, state.method, state.id, rewrite, {
       onResponse(status) {
         finish(state, status, false, false);

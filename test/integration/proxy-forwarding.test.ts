@@ -382,6 +382,19 @@ describe('upstream settings: basePath, Host policy, Location', () => {
     );
     assert.equal(res.headers.location, 'http://shop.example/landing?x=%2F');
   });
+
+  test('rewriteLocation behind a trusted TLS-terminating proxy uses the origin it reports', async () => {
+    const res = await through(
+      {
+        upstreams: { up: { url: `${upstream.url}/base`, rewriteLocation: true } },
+        legacy: 'up',
+        trustedProxies: ['127.0.0.0/8'],
+      },
+      '/redirect',
+      { host: 'edge.internal', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'shop.example' },
+    );
+    assert.equal(res.headers.location, 'https://shop.example/landing?x=%2F');
+  });
 });
 
 describe('signed override', () => {
