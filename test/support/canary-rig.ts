@@ -1,0 +1,164 @@
+// What the canary and write-back evidence tests share: the example monolith and agents service on port 0 (each with
+// a fault knob the test keeps), a temp directory holding flags/ (a copy of the repository's), DATA_DIR and
+// routes.yaml, whole edges built by `createEdge` from `loadEnv`, and a small client for their admin API.
+// `close()` puts everything away: edges, servers, the temp directory.
+
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AGENTS_SERVED_BY, createAgentsService } from '../../examples/agents-service.ts';
+import { FaultInjector } from '../../examples/faults.ts';
+import { createMonolith, MONOLITH_SERVED_BY } from '../../examples/monolith.ts';
+import { closeServer, listen } from '../../examples/server-lifecycle.ts';
+import { createEdge, type EdgeHandle } from '../../src/app.ts';
+import { loadEnv } from '../../src/config/env.ts';
+import { type CapturedLog, captureLogger } from './capture-logger.ts';
+
+export const SERVICE = AGENTS_SERVED_BY;
+export const MONOLITH = MONOLITH_SERVED_BY;
+export const ADMIN_TOKEN = 'canary-rig-admin-token';
+
+const REPO_FLAGS = new URL('../../flags/raptorflow.json', import.meta.url);
+
+export interface RouteView {
+  readonly id: string;
+  readonly phase: string;
+  readonly weight: number;
+  readonly manualWeight: boolean;
+}
+
+export interface AdminClient {
+  routes(): Promise<{ routes: RouteView[]; flags: { state: string; staleSince: number | null } }>;
+  route(id: string): Promise<RouteView>;
+  setWeight(id: string, weight: number): Promise<RouteView>;
+  command(id: string, command: 'pause' | 'resume' | 'promote' | 'rollback'): Promise<RouteView>;
+}
+
+export interface RigEdge {
+  readonly handle: EdgeHandle;
+  /** `http://127.0.0.1:<port>` of the edge listener. */
+  readonly url: string;
+  readonly adminUrl: string;
+  readonly admin: AdminClient;
+  readonly log: CapturedLog;
+  close(): Promise<void>;
+}
+
+export interface CanaryRig {
+  readonly root: string;
+  readonly flagsDir: string;
+  readonly dataDir: string;
+  readonly routesFile: string;
+  readonly monolith: { readonly url: string; readonly faults: FaultInjector };
+  readonly agents: { readonly url: string; readonly faults: FaultInjector };
+  writeRoutes(text: string): Promise<void>;
+  /** An edge on 127.0.0.1 ports 0 over this rig's files; `env` adds or replaces variables. */
+  startEdge(env?: Record<string, string>): Promise<RigEdge>;
+  close(): Promise<void>;
+}
+
+export async function createCanaryRig(label: string): Promise<CanaryRig> {
+  const root = await mkdtemp(join(tmpdir(), `rf-edge-${label}-`));
+  const flagsDir = join(root, 'flags');
+  const dataDir = join(root, 'data');
+  const routesFile = join(root, 'routes.yaml');
+  await mkdir(flagsDir);
+  await copyFile(REPO_FLAGS, join(flagsDir, 'raptorflow.json'));
+
+  const monolithFaults = new FaultInjector();
+  const agentsFaults = new FaultInjector();
+  const monolith = createMonolith({ faults: monolithFaults });
+  const agents = createAgentsService({ faults: agentsFaults });
+  const [monolithUrl, agentsUrl] = await Promise.all([
+    listen(monolith, 0, '127.0.0.1'),
+    listen(agents, 0, '127.0.0.1'),
+  ]);
+  const edges = new Set<RigEdge>();
+
+  return {
+    root,
+    flagsDir,
+    dataDir,
+    routesFile,
+    monolith: { url: monolithUrl, faults: monolithFaults },
+    agents: { url: agentsUrl, faults: agentsFaults },
+    writeRoutes: (text) => writeFile(routesFile, text),
+
+    async startEdge(extra = {}) {
+      const log = captureLogger('info');
+      const env = loadEnv({
+        PORT: '0',
+        HOST: '127.0.0.1',
+        ADMIN_PORT: '0',
+        ADMIN_HOST: '127.0.0.1',
+        ADMIN_TOKEN,
+        ROUTES_FILE: routesFile,
+        FLAGS_DIR: flagsDir,
+        DATA_DIR: dataDir,
+        SHUTDOWN_TIMEOUT_MS: '2000',
+        INSTANCE_ID: `${label}-edge`,
+        ...extra,
+      });
+      const handle = await createEdge(env, { log: log.log, processMetrics: false });
+      const adminUrl = `http://127.0.0.1:${handle.adminPort}`;
+      const edge: RigEdge = {
+        handle,
+        url: `http://127.0.0.1:${handle.port}`,
+        adminUrl,
+        admin: adminClient(adminUrl),
+        log,
+        async close() {
+          if (!edges.delete(edge)) return;
+          await handle.close();
+        },
+      };
+      edges.add(edge);
+      return edge;
+    },
+
+    async close() {
+      for (const edge of [...edges]) await edge.close();
+      await Promise.all([closeServer(monolith), closeServer(agents)]);
+      await rm(root, { recursive: true, force: true });
+    },
+  };
+}
+
+function adminClient(adminUrl: string): AdminClient {
+  const call = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+    const res = await fetch(`${adminUrl}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${ADMIN_TOKEN}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} ${path} answered ${res.status}: ${text}`);
+    return JSON.parse(text) as T;
+  };
+  return {
+    routes: () => call('GET', '/api/routes'),
+    route: (id) => call('GET', `/api/routes/${encodeURIComponent(id)}`),
+    setWeight: (id, weight) =>
+      call('PUT', `/api/routes/${encodeURIComponent(id)}/weight`, { weight, reason: 'canary evidence test' }),
+    command: (id, command) =>
+      call('POST', `/api/routes/${encodeURIComponent(id)}/${command}`, { reason: 'canary evidence test' }),
+  };
+}
+
+/**
+ * A backend (client) token for `environment` of every project (`*:<environment>.<secret>`), minted through
+ * Unleash's admin API: the server helper only creates a `development` one at start.
+ */
+export async function createBackendToken(unleashUrl: string, adminToken: string, environment: string): Promise<string> {
+  const res = await fetch(`${unleashUrl}/admin/api-tokens`, {
+    method: 'POST',
+    headers: { authorization: adminToken, 'content-type': 'application/json' },
+    body: JSON.stringify({ tokenName: `rf-edge-${environment}`, type: 'backend', environment, projects: ['*'] }),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`creating a ${environment} token answered ${res.status}: ${text}`);
+  return (JSON.parse(text) as { secret: string }).secret;
+}
