@@ -297,6 +297,34 @@ describe('routing inputs and the route table', () => {
     }
   });
 
+  test("an upstream's pool never opens more than its `connections`", async () => {
+    let concurrent = 0;
+    let peak = 0;
+    const ports = new Set<number>();
+    const up = await startUpstream('up', (req, res) => {
+      concurrent++;
+      peak = Math.max(peak, concurrent);
+      ports.add(req.socket.remotePort ?? 0);
+      setTimeout(() => {
+        concurrent--;
+        res.end('ok');
+      }, 30);
+    });
+    const edge = await startEdge({ upstreams: { up: { url: up.url, connections: 2 } }, legacy: 'up' });
+    try {
+      const results = await Promise.all(Array.from({ length: 10 }, (_, i) => send(edge.port, { path: `/c/${i}` })));
+      assert.deepEqual(
+        results.map((r) => r.status),
+        Array.from({ length: 10 }, () => 200),
+      );
+      assert.equal(peak, 2, 'requests queue for the two pooled connections');
+      assert.equal(ports.size, 2, 'and reuse them');
+    } finally {
+      await edge.close();
+      await up.close();
+    }
+  });
+
   test('a changed pool setting (connections) builds new pools; requests keep flowing', async () => {
     const up = await startUpstream('up');
     const edge = await startEdge({ upstreams: { up: up.url }, legacy: 'up' });
