@@ -49,7 +49,8 @@ export async function createEdge(env: EdgeEnv, options: CreateEdgeOptions = {}):
   const clock = options.clock ?? Date.now;
   const closers: Array<() => Promise<void>> = [];
   const closeAll = async () => {
-    for (const close of closers.reverse()) {
+    // Last started, first closed; splice so a second close() finds nothing left to close.
+    for (const close of closers.splice(0).reverse()) {
       try {
         await close();
       } catch (err) {
@@ -118,7 +119,15 @@ export async function createEdge(env: EdgeEnv, options: CreateEdgeOptions = {}):
       };
     };
     let routing = buildRouting(table);
-    const applyTable = async (next: RouteTable) => {
+    // Tables are applied one after another: two quick edits must reach the controller in the order they were made,
+    // or a slow store could leave the older table's states in force.
+    let applying: Promise<void> = Promise.resolve();
+    const applyTable = (next: RouteTable): Promise<void> => {
+      const run = applying.then(() => applyTableNow(next));
+      applying = run.catch(() => undefined);
+      return run;
+    };
+    const applyTableNow = async (next: RouteTable) => {
       routing = buildRouting(next);
       table = next;
       metrics.configInfo.reset();
@@ -220,7 +229,14 @@ export async function createEdge(env: EdgeEnv, options: CreateEdgeOptions = {}):
       log,
       metrics,
       table: () => table,
-      reload: () => watcher.reload(),
+      reload: async () => {
+        const applied = await watcher.reload();
+        log.info(
+          { event: 'config.reload_checked', applied, serving: table.hash },
+          applied ? `route table checked: serving ${table.hash}` : `route table rejected: still serving ${table.hash}`,
+        );
+        return applied;
+      },
       close: async () => {
         listening = false;
         await closeAll();
