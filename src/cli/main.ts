@@ -66,7 +66,18 @@ export async function main(argv: readonly string[], io: Out = stdio): Promise<nu
   }
 
   try {
-    const env = loadEnv();
+    // Commands that only talk to a running edge read only the admin variables, so an unrelated bad variable (say a
+    // malformed REDIS_URL meant for the server) does not stop an operator from pausing a route.
+    const adminOnly = !['start', 'validate', 'flags'].includes(command);
+    const env = loadEnv(
+      adminOnly
+        ? {
+            ADMIN_HOST: process.env['ADMIN_HOST'],
+            ADMIN_PORT: process.env['ADMIN_PORT'],
+            ADMIN_TOKEN: process.env['ADMIN_TOKEN'],
+          }
+        : process.env,
+    );
     switch (command) {
       case 'start': {
         const { runEdge } = await import('./start-command.ts');
