@@ -24,7 +24,10 @@ export interface UpgradeHooks {
   onFailed(): void;
 }
 
-/** Forwards an upgrade request whose plan the edge built; reports what happened through `hooks`, exactly once. */
+/**
+ * Forwards an upgrade request whose plan the edge built. `hooks` hear the answer once (onResponse or onError),
+ * then how the handshake ended once (onTunnel or onFailed); a client that leaves first gets onFailed alone.
+ */
 export function proxyUpgrade(
   client: Duplex,
   head: Buffer,

@@ -53,9 +53,8 @@ const MAX_RESPONSE_HEADER_BYTES = 256 * 1024;
 export class UpstreamPools {
   readonly #log: Logger;
   #agent: Agent;
+  /** The pool settings the current agent was built with (origins, connections, connect timeouts). */
   #signature = '';
-  /** Pool settings per origin for the agent's factory; the first upstream naming an origin sets its pool. */
-  #settings = new Map<string, UpstreamConfig>();
   readonly #retiring = new Map<Agent, Promise<void>>();
   #closed = false;
 
@@ -64,7 +63,7 @@ export class UpstreamPools {
 
   constructor(log: Logger) {
     this.#log = log;
-    this.#agent = this.#newAgent(this.#settings);
+    this.#agent = this.#newAgent(new Map());
     this.dispatcher = { request: (opts, callback) => this.#request(opts, callback) };
   }
 
@@ -74,6 +73,7 @@ export class UpstreamPools {
    * finishes its in-flight requests and then closes.
    */
   useTable(table: RouteTable): void {
+    // The first upstream naming an origin sets its pool (two upstreams on one origin share one).
     const settings = new Map<string, UpstreamConfig>();
     for (const upstream of table.upstreams.values()) {
       if (!settings.has(upstream.origin)) settings.set(upstream.origin, upstream);
@@ -86,22 +86,11 @@ export class UpstreamPools {
     const previous = this.#agent;
     const first = this.#signature === '';
     this.#signature = signature;
-    this.#settings = settings;
     this.#agent = this.#newAgent(settings);
     if (!first) {
       this.#log.info({ event: 'upstream.pools_replaced' }, 'upstream pool settings changed; old pools drain and close');
     }
     this.#retire(previous);
-  }
-
-  /** Open connections per origin, for tests and diagnostics. */
-  stats(): Record<string, { connected: number; running: number }> {
-    const out: Record<string, { connected: number; running: number }> = {};
-    for (const [origin, s] of Object.entries(this.#agent.stats)) {
-      const pool = s as { connected?: number; running?: number };
-      out[origin] = { connected: pool.connected ?? 0, running: pool.running ?? 0 };
-    }
-    return out;
   }
 
   /** Waits for in-flight upstream requests up to `timeoutMs`, then destroys whatever is left. */
