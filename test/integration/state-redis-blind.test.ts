@@ -157,8 +157,14 @@ describe('Redis state store while Redis is unreachable', () => {
       assert.equal(capped.diagnostics().droppedSlots, 5);
       relay.restore();
       await waitFor('the replica to reconnect', () => capped.healthy(), 5000);
-      await waitFor('the kept seconds to be flushed', () => capped.diagnostics().bufferedSlots === 0);
-      const fleet = await peer.windowStats('capped', 60_000, now);
+      let fleet = await peer.windowStats('capped', 60_000, now);
+      await waitFor('the kept seconds to reach Redis', async () => {
+        fleet = await peer.windowStats('capped', 60_000, now);
+        return fleet.service.requests > 0 && capped.diagnostics().bufferedSlots === 0;
+      });
+      // Give a second flush the chance to (wrongly) add more.
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      fleet = await peer.windowStats('capped', 60_000, now);
       assert.equal(fleet.service.requests, 15, 'only the five newest seconds were kept');
     } finally {
       relay.restore();

@@ -14,8 +14,15 @@ export interface TcpRelay {
 }
 
 function reset(socket: Socket): void {
+  if (socket.destroyed) return;
+  // A socket that already sent its FIN cannot be reset: libuv refuses, and Node then leaks the handle, which keeps
+  // the process alive. It is closing anyway; let it finish.
+  if (socket.writableEnded || socket.connecting) {
+    socket.destroy();
+    return;
+  }
   // A TCP RST, like a dead link or a refusing host; plain destroy() would send a polite FIN.
-  if (!socket.destroyed) socket.resetAndDestroy();
+  socket.resetAndDestroy();
 }
 
 export async function startTcpRelay(targetHost: string, targetPort: number): Promise<TcpRelay> {
