@@ -335,7 +335,8 @@ export function createPgAuditLog(options: PgAuditLogOptions): PgAuditLog {
     },
     async close() {
       if (stopped) return;
-      await flush(3000);
+      // Worth a wait while PostgreSQL answers; not worth holding up a shutdown while it is known to be away.
+      await flush(healthy === false ? 500 : 3000);
       stopped = true;
       nap?.wake();
       await loop;

@@ -37,7 +37,9 @@ export function createMemoryStateStore(options: MemoryStateStoreOptions): EdgeSt
   const file = join(dataDir, STATE_FILE_NAME);
   const states = new Map<string, RouteRolloutState>();
   const listeners = createChangeListeners(log);
-  const window = createOutcomeWindow({ retainMs: options.maxWindowMs ?? DEFAULT_MAX_WINDOW_MS });
+  const maxWindowMs = options.maxWindowMs ?? DEFAULT_MAX_WINDOW_MS;
+  const window = createOutcomeWindow({ retainMs: maxWindowMs });
+  let warnedLongWindow = false;
 
   let dirty = false;
   let timer: NodeJS.Timeout | undefined;
@@ -167,6 +169,13 @@ export function createMemoryStateStore(options: MemoryStateStoreOptions): EdgeSt
       }
     },
     async windowStats(routeId, windowMs, now) {
+      if (windowMs > maxWindowMs && !warnedLongWindow) {
+        warnedLongWindow = true;
+        log.warn(
+          { event: 'state.window_too_long', windowMs, maxWindowMs },
+          'a window longer than the store keeps outcomes for was asked; it covers only the most recent part',
+        );
+      }
       window.prune(now);
       return window.stats(routeId, windowMs, now);
     },

@@ -145,6 +145,7 @@ export function createRedisStateStore(options: RedisStateStoreOptions): RedisSta
   });
   const tailFieldName = tailField(instanceId);
   const warnedEntries = new Set<string>();
+  let warnedLongWindow = false;
 
   let healthy = false;
   let reportedHealthy: boolean | null = null;
@@ -525,6 +526,13 @@ export function createRedisStateStore(options: RedisStateStoreOptions): RedisSta
     },
     async windowStats(routeId, windowMs, now): Promise<RouteWindowStats> {
       if (!healthy) throw blindError('the fleet-wide window');
+      if (windowMs > maxWindowMs && !warnedLongWindow) {
+        warnedLongWindow = true;
+        log.warn(
+          { event: 'state.window_too_long', windowMs, maxWindowMs },
+          'a window longer than the store keeps slots for was asked; it covers only the most recent part',
+        );
+      }
       const span = Math.min(windowMs, maxWindowMs);
       // The seconds `slotInWindow` accepts: starting after now - span, not after now.
       const first = Math.floor((now - span) / SLOT_MS) + 1;
