@@ -129,6 +129,17 @@ export function createMetrics(options: { processMetrics?: boolean } = {}) {
       help: 'Audit events buffered while the audit store is unreachable',
       registers,
     }),
+    auditDropped: new Counter({
+      name: 'rf_edge_audit_dropped_events_total',
+      help: 'Audit events lost: dropped because the buffer was full, or refused by the store as malformed',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    outcomeSlotsDropped: new Counter({
+      name: 'rf_edge_state_outcome_slots_dropped_total',
+      help: 'Outcome slots (route, target, second) dropped from the buffer while Redis was unreachable',
+      registers,
+    }),
     leader: new Gauge({
       name: 'rf_edge_controller_leader',
       help: '1 when this replica holds the controller lease',

@@ -143,6 +143,29 @@ describe('JSON-lines audit trail', () => {
     await audit.close();
   });
 
+  test('a full buffer drops new events, says so once and counts them', async () => {
+    const dir = join(dataDir, 'full');
+    await mkdir(join(dir, AUDIT_FILE_NAME), { recursive: true });
+    const captured = captureLog();
+    const metrics = createMetrics({ processMetrics: false });
+    const audit = createJsonlAuditLog({ dataDir: dir, log: captured.log, metrics, maxBuffered: 2 });
+    for (let at = 1; at <= 5; at++) audit.append(auditEvent({ routeId: 'full', at }));
+    assert.equal(audit.pending(), 2);
+    assert.deepEqual(
+      (await metrics.auditDropped.get()).values.map((v) => [v.labels.reason, v.value]),
+      [['buffer_full', 3]],
+    );
+    assert.equal(captured.events('audit.events_dropped').length, 1);
+    assert.deepEqual(
+      (await audit.history('full')).map((e) => e.at),
+      [2, 1],
+      'the oldest events are kept',
+    );
+    await rm(join(dir, AUDIT_FILE_NAME), { recursive: true });
+    await audit.close();
+    assert.equal(audit.pending(), 0);
+  });
+
   test('append never throws, even for evidence JSON cannot hold', async () => {
     const dir = join(dataDir, 'odd-evidence');
     const audit = createJsonlAuditLog({ dataDir: dir, log: captureLog().log });

@@ -123,11 +123,8 @@ describe('PostgreSQL audit trail', () => {
 
   test('an event PostgreSQL refuses is set aside without holding up the others', async () => {
     const captured = captureLog();
-    const audit = createPgAuditLog({
-      url: db.url(),
-      log: captured.log,
-      metrics: createMetrics({ processMetrics: false }),
-    });
+    const metrics = createMetrics({ processMetrics: false });
+    const audit = createPgAuditLog({ url: db.url(), log: captured.log, metrics });
     try {
       audit.append(auditEvent({ routeId: 'poison', at: Date.now(), reason: 'before' }));
       // PostgreSQL text cannot hold a NUL character.
@@ -144,6 +141,11 @@ describe('PostgreSQL audit trail', () => {
         ['before', 'after'],
       );
       assert.equal(captured.events('audit.event_rejected').length, 1);
+      const dropped = (await metrics.auditDropped.get()).values;
+      assert.deepEqual(
+        dropped.map((v) => [v.labels.reason, v.value]),
+        [['refused', 1]],
+      );
     } finally {
       await audit.close();
     }

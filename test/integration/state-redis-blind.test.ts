@@ -134,12 +134,13 @@ describe('Redis state store while Redis is unreachable', () => {
   });
 
   test('the outbound buffer is capped while blind: the oldest seconds are dropped, the newest kept', async () => {
+    const cappedMetrics = createMetrics({ processMetrics: false });
     const capped = createRedisStateStore({
       url: redisUrl(relay.port),
       keyPrefix: prefix,
       instanceId: 'capped-replica',
       log: captureLog().log,
-      metrics: createMetrics({ processMetrics: false }),
+      metrics: cappedMetrics,
       flushIntervalMs: 50,
       resyncIntervalMs: 300,
       maxBufferedSlots: 5,
@@ -155,6 +156,7 @@ describe('Redis state store while Redis is unreachable', () => {
       }
       assert.equal(capped.diagnostics().bufferedSlots, 5);
       assert.equal(capped.diagnostics().droppedSlots, 5);
+      assert.equal((await cappedMetrics.outcomeSlotsDropped.get()).values[0]?.value, 5);
       relay.restore();
       await waitFor('the replica to reconnect', () => capped.healthy(), 5000);
       let fleet = await peer.windowStats('capped', 60_000, now);

@@ -159,6 +159,7 @@ export function createJsonlAuditLog(options: JsonlAuditLogOptions): AuditLog {
     append(event: AuditEvent) {
       try {
         if (buffer.length >= maxBuffered) {
+          metrics?.auditDropped.inc({ reason: 'buffer_full' });
           if (!dropping) {
             dropping = true;
             log.error(

@@ -209,6 +209,7 @@ export function createPgAuditLog(options: PgAuditLogOptions): PgAuditLog {
         remember([record]);
       } catch (err) {
         if (!isDataError(err)) throw err;
+        metrics.auditDropped.inc({ reason: 'refused' });
         log.error(
           { event: 'audit.event_rejected', err, record },
           'PostgreSQL refused an audit event; it is logged here instead',
@@ -275,6 +276,7 @@ export function createPgAuditLog(options: PgAuditLogOptions): PgAuditLog {
     append(event: AuditEvent) {
       try {
         if (buffer.length >= maxBuffered) {
+          metrics.auditDropped.inc({ reason: 'buffer_full' });
           if (!dropping) {
             dropping = true;
             log.error(

@@ -135,6 +135,7 @@ export function createRedisStateStore(options: RedisStateStoreOptions): RedisSta
   const outbound = createOutcomeBuffer({
     maxSlots: maxBufferedSlots,
     onDrop: () => {
+      metrics.outcomeSlotsDropped.inc();
       if (dropLogged) return;
       dropLogged = true;
       log.warn(
