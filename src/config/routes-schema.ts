@@ -6,48 +6,13 @@ import { isIP } from 'node:net';
 import FindMyWay from 'find-my-way';
 import { z } from 'zod';
 import { parseDuration } from '../core/duration.ts';
+import { HTTP_METHODS, type HttpMethod } from '../core/http-methods.ts';
+
+export { HTTP_METHODS, type HttpMethod } from '../core/http-methods.ts';
+
 import type { HostPolicy, RolloutPolicy, RouteMode, StickinessSource, UpstreamConfig } from './types.ts';
 
 export const ROUTE_MODES = ['legacy', 'shadow', 'canary', 'service'] as const satisfies readonly RouteMode[];
-
-/** What find-my-way (the router) accepts; `methods` entries must be one of these. */
-export const HTTP_METHODS = [
-  'ACL',
-  'BIND',
-  'CHECKOUT',
-  'CONNECT',
-  'COPY',
-  'DELETE',
-  'GET',
-  'HEAD',
-  'LINK',
-  'LOCK',
-  'M-SEARCH',
-  'MERGE',
-  'MKACTIVITY',
-  'MKCALENDAR',
-  'MKCOL',
-  'MOVE',
-  'NOTIFY',
-  'OPTIONS',
-  'PATCH',
-  'POST',
-  'PROPFIND',
-  'PROPPATCH',
-  'PURGE',
-  'PUT',
-  'REBIND',
-  'REPORT',
-  'SEARCH',
-  'SOURCE',
-  'SUBSCRIBE',
-  'TRACE',
-  'UNBIND',
-  'UNLINK',
-  'UNLOCK',
-  'UNSUBSCRIBE',
-] as const satisfies readonly FindMyWay.HTTPMethod[];
-export type HttpMethod = (typeof HTTP_METHODS)[number];
 
 export const DEFAULT_ROLLOUT: RolloutPolicy = {
   steps: [10, 20, 30, 40, 50],

@@ -23,6 +23,7 @@
 import FindMyWay from 'find-my-way';
 import type { RouteConfig } from '../config/types.ts';
 import { EdgeError } from './errors.ts';
+import { HTTP_METHODS } from './http-methods.ts';
 
 export interface RouteMatcher {
   /** The route serving `method` + `path`, or null (legacy). `method` is upper-case as Node gives it. */
@@ -35,43 +36,8 @@ export interface RouteConflict {
   readonly routeIds: readonly [string, string];
 }
 
-// The methods find-my-way (and Node's HTTP parser) know. Routes without `methods` are registered for each.
-const ALL_METHODS: readonly FindMyWay.HTTPMethod[] = [
-  'ACL',
-  'BIND',
-  'CHECKOUT',
-  'CONNECT',
-  'COPY',
-  'DELETE',
-  'GET',
-  'HEAD',
-  'LINK',
-  'LOCK',
-  'M-SEARCH',
-  'MERGE',
-  'MKACTIVITY',
-  'MKCALENDAR',
-  'MKCOL',
-  'MOVE',
-  'NOTIFY',
-  'OPTIONS',
-  'PATCH',
-  'POST',
-  'PROPFIND',
-  'PROPPATCH',
-  'PURGE',
-  'PUT',
-  'REBIND',
-  'REPORT',
-  'SEARCH',
-  'SOURCE',
-  'SUBSCRIBE',
-  'TRACE',
-  'UNBIND',
-  'UNLINK',
-  'UNLOCK',
-  'UNSUBSCRIBE',
-];
+// Routes without `methods` are registered for each method the router knows.
+const ALL_METHODS: readonly FindMyWay.HTTPMethod[] = HTTP_METHODS;
 
 /** Lower wins on one pattern. */
 const Precedence = { NamesMethod: 0, GetServesHead: 1, AllMethods: 2 } as const;

@@ -1,0 +1,41 @@
+// The request methods find-my-way (and Node's HTTP parser) know: what routes.yaml `methods` may name, and what a
+// route without `methods` is registered for.
+import type FindMyWay from 'find-my-way';
+
+export const HTTP_METHODS = [
+  'ACL',
+  'BIND',
+  'CHECKOUT',
+  'CONNECT',
+  'COPY',
+  'DELETE',
+  'GET',
+  'HEAD',
+  'LINK',
+  'LOCK',
+  'M-SEARCH',
+  'MERGE',
+  'MKACTIVITY',
+  'MKCALENDAR',
+  'MKCOL',
+  'MOVE',
+  'NOTIFY',
+  'OPTIONS',
+  'PATCH',
+  'POST',
+  'PROPFIND',
+  'PROPPATCH',
+  'PURGE',
+  'PUT',
+  'REBIND',
+  'REPORT',
+  'SEARCH',
+  'SOURCE',
+  'SUBSCRIBE',
+  'TRACE',
+  'UNBIND',
+  'UNLINK',
+  'UNLOCK',
+  'UNSUBSCRIBE',
+] as const satisfies readonly FindMyWay.HTTPMethod[];
+export type HttpMethod = (typeof HTTP_METHODS)[number];
