@@ -44,9 +44,13 @@ export async function adminCall<T>(
       bodyTimeout: 10_000,
     });
   } catch (err) {
-    throw new AdminCallError(0, 'RF_ADMIN_UNREACHABLE', `cannot reach the edge's admin API at ${options.baseUrl}: ${
-      (err as Error).message
-    } (is the edge running? ADMIN_HOST/ADMIN_PORT or --admin-url)`);
+    throw new AdminCallError(
+      0,
+      'RF_ADMIN_UNREACHABLE',
+      `cannot reach the edge's admin API at ${options.baseUrl}: ${
+        (err as Error).message
+      } (is the edge running? ADMIN_HOST/ADMIN_PORT or --admin-url)`,
+    );
   }
   const text = await res.body.text();
   let parsed: unknown;

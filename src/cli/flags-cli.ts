@@ -1,6 +1,7 @@
 // `rf-edge flags push|pull`: keep flags/ (flags as code) and a real Unleash in step.
-import type { EdgeEnv } from '../config/env.ts';
+
 import { createLogger } from '../adapters/logger.ts';
+import type { EdgeEnv } from '../config/env.ts';
 import { pullFlags, pushFlags } from './flags-command.ts';
 
 interface Io {
