@@ -44,7 +44,7 @@ export interface CreateEdgeOptions {
 }
 
 export async function createEdge(env: EdgeEnv, options: CreateEdgeOptions = {}): Promise<EdgeHandle> {
-  const log = options.log ?? createLogger(env.LOG_LEVEL);
+  const log = options.log ?? createLogger(env.LOG_LEVEL, undefined, { buffered: true });
   const metrics = createMetrics({ processMetrics: options.processMetrics ?? true });
   const clock = options.clock ?? Date.now;
   const closers: Array<() => Promise<void>> = [];
