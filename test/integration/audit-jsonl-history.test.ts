@@ -7,7 +7,8 @@ import { after, before, describe, test } from 'node:test';
 import { AUDIT_FILE_NAME, createJsonlAuditLog } from '../../src/adapters/audit/index.ts';
 import { createMetrics } from '../../src/adapters/metrics.ts';
 import { captureLog } from '../support/log-capture.ts';
-import { auditEvent, waitFor } from '../support/state-fixtures.ts';
+import { auditEvent } from '../support/state-fixtures.ts';
+import { waitFor } from '../support/wait.ts';
 
 describe('JSON-lines audit trail', () => {
   let dataDir: string;
@@ -119,7 +120,7 @@ describe('JSON-lines audit trail', () => {
     const audit = createJsonlAuditLog({ dataDir: dir, log: captured.log, metrics });
     audit.append(auditEvent({ routeId: 'r', at: 1 }));
     audit.append(auditEvent({ routeId: 'r', at: 2 }));
-    await waitFor('the write to fail', () => captured.events('audit.write_failed').length > 0);
+    await waitFor('the write to fail', () => captured.events('audit.write_failed').length > 0, 3000);
     assert.equal(audit.pending(), 2);
     assert.equal((await metrics.auditPending.get()).values[0]?.value, 2);
     assert.deepEqual(

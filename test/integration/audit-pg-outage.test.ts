@@ -7,8 +7,9 @@ import { createPgAuditLog, type PgAuditLog } from '../../src/adapters/audit/inde
 import { createMetrics, type EdgeMetrics } from '../../src/adapters/metrics.ts';
 import { createTestDatabase, PG_HOST, PG_PORT, queryDatabase, type TestDatabase } from '../support/databases.ts';
 import { type CapturedLog, captureLog } from '../support/log-capture.ts';
-import { auditEvent, waitFor } from '../support/state-fixtures.ts';
+import { auditEvent } from '../support/state-fixtures.ts';
 import { startTcpRelay, type TcpRelay } from '../support/tcp-relay.ts';
+import { waitFor } from '../support/wait.ts';
 
 async function gauge(metrics: EdgeMetrics, name: 'storeHealthy' | 'auditPending'): Promise<number | undefined> {
   const { values } = await metrics[name].get();

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { launch, stopChild } from '../../bench/child-processes.ts';
 import { startBareHttpProxy } from '../../bench/targets/bare-http-proxy.ts';
 import { startUpstream } from '../../bench/targets/upstream.ts';
+import { waitFor } from '../support/wait.ts';
 
 /** Alive and not a zombie waiting to be reaped. */
 function isRunning(pid: number): boolean {
@@ -16,14 +17,6 @@ function isRunning(pid: number): boolean {
     return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
-  }
-}
-
-async function waitUntil(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 
@@ -58,13 +51,13 @@ describe('bench child processes', () => {
       setInterval(() => {}, 60000);`;
     const parent = launch(process.execPath, ['-e', script], { logFile });
     let grandchildPid = 0;
-    await waitUntil(() => {
+    await waitFor('the grandchild pid', () => {
       grandchildPid = Number(readFileSync(logFile, 'utf8').trim());
       return grandchildPid > 0;
-    }, 'the grandchild pid');
+    });
     assert.equal(isRunning(grandchildPid), true);
     await stopChild(parent);
-    await waitUntil(() => !isRunning(grandchildPid), 'the grandchild to stop');
+    await waitFor('the grandchild to stop', () => !isRunning(grandchildPid));
   });
 
   test('Ctrl-C on the bench stops the processes it started', async () => {
@@ -80,12 +73,12 @@ describe('bench child processes', () => {
       holder.stdout.on('data', (chunk: string) => {
         output += chunk;
       });
-      await waitUntil(() => output.includes('\n'), 'the upstream pid', 15_000);
+      await waitFor('the upstream pid', () => output.includes('\n'), 15_000);
       const upstreamPid = Number(output.trim());
       assert.equal(isRunning(upstreamPid), true);
       holder.kill('SIGINT');
       assert.equal(await exited, 130);
-      await waitUntil(() => !isRunning(upstreamPid), 'the upstream to stop');
+      await waitFor('the upstream to stop', () => !isRunning(upstreamPid));
     } finally {
       holder.kill('SIGKILL');
     }

@@ -20,7 +20,8 @@ import { captureLogger } from '../support/capture-logger.ts';
 import { type Scrape, scrapeMetrics } from '../support/prometheus-scrape.ts';
 import { startUnleashServer, type UnleashTestServer } from '../support/unleash-server.ts';
 import { startUpstream, type TestUpstream } from '../support/upstream.ts';
-import { type UserAnswer, type UserTraffic, userTraffic, waitUntil } from '../support/user-traffic.ts';
+import { type UserAnswer, type UserTraffic, userTraffic } from '../support/user-traffic.ts';
+import { waitFor } from '../support/wait.ts';
 
 const FLAG = 'raptorflow.agents-read';
 const ROUTE = 'agents-read';
@@ -160,7 +161,7 @@ describe('the canary split through the proxy, with flags from a real Unleash', (
 
   /** Resolves once the sample of users lands where `flag` says, i.e. the edge applies it. */
   const edgeApplies = (flag: FlagModel, timeoutMs = 10_000) =>
-    waitUntil(
+    waitFor(
       `the proxy to route by ${JSON.stringify(flag)}`,
       async () => (await probe(SAMPLE)).every((side, k) => side === expectedSide(SAMPLE[k] ?? 0, flag)),
       timeoutMs,
@@ -168,19 +169,23 @@ describe('the canary split through the proxy, with flags from a real Unleash', (
 
   /** Resolves once Unleash's client API serves `flag` (it follows its admin API on a schedule of its own). */
   const unleashServes = (flag: FlagModel) =>
-    waitUntil(`Unleash to serve ${JSON.stringify(flag)}`, async () => {
-      const doc = await fetchClientFeatures(unleash.url, unleash.clientToken);
-      const feature = doc.features.find((f) => f.name === FLAG);
-      const strategy = feature?.strategies[0];
-      const constraint = strategy?.constraints?.[0];
-      return (
-        feature?.enabled === flag.enabled &&
-        String(strategy?.parameters?.['rollout']) === String(flag.rollout) &&
-        (flag.tenants === null
-          ? (strategy?.constraints?.length ?? 0) === 0
-          : JSON.stringify(constraint?.values ?? []) === JSON.stringify(flag.tenants))
-      );
-    });
+    waitFor(
+      `Unleash to serve ${JSON.stringify(flag)}`,
+      async () => {
+        const doc = await fetchClientFeatures(unleash.url, unleash.clientToken);
+        const feature = doc.features.find((f) => f.name === FLAG);
+        const strategy = feature?.strategies[0];
+        const constraint = strategy?.constraints?.[0];
+        return (
+          feature?.enabled === flag.enabled &&
+          String(strategy?.parameters?.['rollout']) === String(flag.rollout) &&
+          (flag.tenants === null
+            ? (strategy?.constraints?.length ?? 0) === 0
+            : JSON.stringify(constraint?.values ?? []) === JSON.stringify(flag.tenants))
+        );
+      },
+      10_000,
+    );
 
   /** Writes `flag` into Unleash (each test states the flag it starts from), and waits for Unleash to serve it. */
   const writeFlag = async (flag: FlagModel) => {
@@ -207,7 +212,7 @@ describe('the canary split through the proxy, with flags from a real Unleash', (
 
     edge = await rig.startEdge(edgeEnv());
     traffic = userTraffic(edge.url);
-    await waitUntil('the flag source to be live', async () => (await edge.admin.routes()).flags.state === 'live');
+    await waitFor('the flag source to be live', async () => (await edge.admin.routes()).flags.state === 'live', 10_000);
     const view = await edge.admin.setWeight(ROUTE, ROUTE_WEIGHT);
     assert.equal(view.weight, ROUTE_WEIGHT);
     process.stdout.write(`# unleash-server 7.5.1 healthy after ${Math.round(unleash.startupMs)} ms\n`);
@@ -481,7 +486,11 @@ describe('the canary split through the proxy, with flags from a real Unleash', (
     );
 
     await unleash.halt();
-    await waitUntil('the flag source to turn stale', async () => (await edge.admin.routes()).flags.state === 'stale');
+    await waitFor(
+      'the flag source to turn stale',
+      async () => (await edge.admin.routes()).flags.state === 'stale',
+      10_000,
+    );
     const during = await sweep();
     assert.deepEqual(
       mismatches(during, (i) => beforeOutage[i] as Side),

@@ -10,10 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { eventually } from '../support/edge.ts';
 import { type EdgeApp, metricSamples, metricValue, repoFlagsDir, startEdgeApp } from '../support/edge-app.ts';
 import { spawnRfEdge } from '../support/rf-edge-process.ts';
 import { startUpstream, type TestUpstream } from '../support/upstream.ts';
+import { waitFor } from '../support/wait.ts';
 
 const SLOW_CHUNKS = 15;
 const CHUNK_EVERY_MS = 100;
@@ -228,7 +228,11 @@ describe('hot reload of a running edge', () => {
     const edited = tableYaml(monolith, service, { mode: 'service' });
     const editedAt = performance.now();
     await app.writeRoutes(edited);
-    await eventually(() => traffic.answers.some((a) => a.servedBy === 'service'), 5_000);
+    await waitFor(
+      'a request answered by the service',
+      () => traffic.answers.some((a) => a.servedBy === 'service'),
+      5_000,
+    );
     const switchedAt = Math.min(...traffic.answers.filter((a) => a.servedBy === 'service').map((a) => a.endedAt));
     t.diagnostic(
       `first request served by the new table ${Math.round(switchedAt - editedAt)} ms after the edit was saved`,
@@ -284,7 +288,7 @@ describe('hot reload of a running edge', () => {
   test('an invalid edit is rejected with line:col problems and a metric; the previous table keeps serving', async () => {
     const broken = tableYaml(monolith, service, { mode: 'legacy', service: 'nowhere', stepInterval: '5 fortnights' });
     await app.writeRoutes(broken);
-    await eventually(() => app.logs.events('config.rejected').length > 0, 5_000);
+    await waitFor('config.rejected logged', () => app.logs.events('config.rejected').length > 0, 5_000);
 
     const rejected = app.logs.events('config.rejected');
     assert.equal(rejected.length, 1, 'one edit, one rejection');
@@ -325,7 +329,7 @@ describe('hot reload of a running edge', () => {
 
   test('a later fix applies', async () => {
     await app.writeRoutes(tableYaml(monolith, service, { mode: 'legacy', note: 'fixed' }));
-    await eventually(() => app.logs.events('config.reloaded').length === 2, 5_000);
+    await waitFor('a second config.reloaded', () => app.logs.events('config.reloaded').length === 2, 5_000);
     const fixedHash = app.edge.table().hash;
     assert.notEqual(fixedHash, servingHash);
     assert.equal((await get(app.url, '/api/things/fixed')).servedBy, 'monolith');
@@ -384,7 +388,7 @@ describe('rf-edge start reloads on SIGHUP', () => {
 
       edge.child.kill('SIGHUP');
       await edge.waitForEvent('config.reload_requested');
-      await eventually(() => edge.events('config.rejected').length === 2, 5_000);
+      await waitFor('a second config.rejected', () => edge.events('config.rejected').length === 2, 5_000);
       assert.equal((await get(base, '/api/things/b')).servedBy, 'monolith', 'the previous table keeps serving');
 
       await save(tableYaml(monolith, service, { mode: 'service' }));

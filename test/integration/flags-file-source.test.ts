@@ -11,6 +11,7 @@ import { createMetrics, type EdgeMetrics } from '../../src/adapters/metrics.ts';
 import { EdgeError } from '../../src/core/errors.ts';
 import type { FlagContext } from '../../src/core/types.ts';
 import { type CapturedLog, captureLogger } from '../support/capture-logger.ts';
+import { waitFor } from '../support/wait.ts';
 
 const user: FlagContext = { userId: 'user-1', sessionId: '', remoteAddress: '10.0.0.1', properties: {} };
 
@@ -32,15 +33,6 @@ function feature(name: string, enabled: boolean, rollout = 100, extra: Record<st
 
 function documentOf(...features: unknown[]): string {
   return `${JSON.stringify({ version: 2, features }, null, 2)}\n`;
-}
-
-async function waitFor(what: string, check: () => boolean, timeoutMs = 5000): Promise<number> {
-  const started = performance.now();
-  while (performance.now() - started < timeoutMs) {
-    if (check()) return performance.now() - started;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
 describe('file flag source', () => {

@@ -13,18 +13,10 @@ import { createUnleashFlagSource, type UnleashFlagSource } from '../../src/adapt
 import { createMetrics, type EdgeMetrics } from '../../src/adapters/metrics.ts';
 import type { FlagContext } from '../../src/core/types.ts';
 import { type CapturedLog, captureLogger } from '../support/capture-logger.ts';
+import { waitFor } from '../support/wait.ts';
 
 const user: FlagContext = { userId: 'user-1', sessionId: '', remoteAddress: '10.0.0.1', properties: {} };
 const repoFlagsFile = new URL('../../flags/raptorflow.json', import.meta.url);
-
-async function waitFor(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const started = performance.now();
-  while (performance.now() - started < timeoutMs) {
-    if (check()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-}
 
 function listen(server: Server | NetServer): Promise<number> {
   return new Promise((resolve) => {
@@ -84,7 +76,7 @@ describe('Unleash flag source without a usable Unleash', () => {
     assert.equal(source.evaluate('raptorflow.unknown', user).kind, 'no_flag_data');
     assert.deepEqual([...source.knownFlags()].sort(), ['raptorflow.agents-read', 'raptorflow.agents-write']);
 
-    await waitFor('state stale', () => source?.status().state === 'stale');
+    await waitFor('state stale', () => source?.status().state === 'stale', 10_000);
     assert.equal(source.evaluate('raptorflow.agents-read', user).kind, 'eligible');
     assert.ok(log.events('flags.sdk_error').length > 0, 'the SDK error became a pino event');
     const errors = (await metrics.flagErrors.get()).values.find((v) => v.labels.kind === 'sdk_error');
@@ -114,7 +106,7 @@ describe('Unleash flag source without a usable Unleash', () => {
       const stopping = create(`http://127.0.0.1:${port}/api`, { startTimeoutMs: 50 });
       await stopping.start();
       for (const answer of waiting.splice(0)) answer(); // the first poll fails while the source runs
-      await waitFor('the next poll', () => requests >= 2 && waiting.length > 0);
+      await waitFor('the next poll', () => requests >= 2 && waiting.length > 0, 10_000);
       await stopping.stop();
       for (const answer of waiting.splice(0)) answer(); // … and the one in flight fails after stop()
       await new Promise((r) => setTimeout(r, 200));
@@ -160,7 +152,7 @@ describe('Unleash flag source without a usable Unleash', () => {
 
     source = create(`http://127.0.0.1:${port}/api`);
     await source.start();
-    await waitFor('state stale', () => source?.status().state === 'stale');
+    await waitFor('state stale', () => source?.status().state === 'stale', 10_000);
     const event = log.events('flags.sdk_error').find((e) => String(e['detail']).includes('401'));
     assert.ok(event, 'the 401 was logged');
     assert.equal(source.evaluate('raptorflow.agents-read', user).kind, 'eligible');

@@ -20,6 +20,7 @@ import { normalizedBucket } from '../../src/core/bucket.ts';
 import type { FlagContext, FlagVerdict } from '../../src/core/types.ts';
 import { type CapturedLog, captureLogger } from '../support/capture-logger.ts';
 import { startUnleashServer, type UnleashTestServer } from '../support/unleash-server.ts';
+import { waitFor } from '../support/wait.ts';
 
 const FLAG = 'raptorflow.agents-read';
 const REFRESH_MS = 300;
@@ -38,16 +39,6 @@ function verdicts(source: UnleashFlagSource): FlagVerdict['kind'][] {
 
 function eligibleSet(source: UnleashFlagSource): Set<string> {
   return new Set(USERS.filter((u) => source.evaluate(FLAG, context(u)).kind === 'eligible'));
-}
-
-/** Polls `check` every 20 ms; resolves with the milliseconds it took, rejects after `timeoutMs`. */
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<number> {
-  const started = performance.now();
-  while (performance.now() - started < timeoutMs) {
-    if (await check()) return performance.now() - started;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
 describe('flags against a real Unleash', () => {
@@ -130,7 +121,7 @@ describe('flags against a real Unleash', () => {
     });
     sources.push(source);
     await source.start();
-    await waitFor('state live', () => source.status().state === 'live');
+    await waitFor('state live', () => source.status().state === 'live', 10_000);
     assert.equal(source.evaluate(FLAG, context('someone')).kind, 'eligible');
     assert.equal(source.evaluate('raptorflow.agents-write', context('someone')).kind, 'off');
     assert.equal(source.evaluate('raptorflow.unknown', context('someone')).kind, 'no_flag_data');
@@ -154,8 +145,10 @@ describe('flags against a real Unleash', () => {
     // A directory where the SDK wants to write its backup file: the write fails with EISDIR, even as root.
     await mkdir(blocked.backupPath, { recursive: true });
     await blocked.start();
-    await waitFor('the failed backup write to be logged', () =>
-      blockedLog.events('flags.sdk_error').some((e) => e['backupPath'] === blocked.backupPath),
+    await waitFor(
+      'the failed backup write to be logged',
+      () => blockedLog.events('flags.sdk_error').some((e) => e['backupPath'] === blocked.backupPath),
+      10_000,
     );
     assert.equal(blocked.status().state, 'live');
     assert.equal(blocked.evaluate(FLAG, context('someone')).kind, 'eligible');
@@ -168,8 +161,12 @@ describe('flags against a real Unleash', () => {
     await setFlagEnabled(server.url, server.adminToken, FLAG, false);
     // Unleash itself publishes a change on a 1 s schedule; what the edge owns is the time from "Unleash serves
     // it" to "evaluate says it".
-    await waitFor('Unleash to serve the flag off', () => servedByUnleash((enabled) => !enabled));
-    const edgeMs = await waitFor('evaluate to say off', () => source.evaluate(FLAG, context('someone')).kind === 'off');
+    await waitFor('Unleash to serve the flag off', () => servedByUnleash((enabled) => !enabled), 10_000);
+    const edgeMs = await waitFor(
+      'evaluate to say off',
+      () => source.evaluate(FLAG, context('someone')).kind === 'off',
+      10_000,
+    );
     process.stdout.write(
       `# flag off: evaluate followed Unleash after ${Math.round(edgeMs)} ms (refresh ${REFRESH_MS} ms)\n`,
     );
@@ -182,6 +179,7 @@ describe('flags against a real Unleash', () => {
     await waitFor(
       'evaluate to say eligible again',
       () => source.evaluate(FLAG, context('someone')).kind === 'eligible',
+      10_000,
     );
   });
 
@@ -192,12 +190,12 @@ describe('flags against a real Unleash', () => {
       );
 
     await setRolloutPercent(server.url, server.adminToken, FLAG, 30);
-    await waitFor('30 % to reach evaluate', matchesPercent(30));
+    await waitFor('30 % to reach evaluate', matchesPercent(30), 10_000);
     const at30 = eligibleSet(source);
     assert.ok(Math.abs((at30.size / USERS.length) * 100 - 30) <= 3, `share at 30 %: ${at30.size} of ${USERS.length}`);
 
     await setRolloutPercent(server.url, server.adminToken, FLAG, 50);
-    await waitFor('50 % to reach evaluate', matchesPercent(50));
+    await waitFor('50 % to reach evaluate', matchesPercent(50), 10_000);
     const at50 = eligibleSet(source);
     assert.ok(Math.abs((at50.size / USERS.length) * 100 - 50) <= 3, `share at 50 %: ${at50.size} of ${USERS.length}`);
     const left = [...at30].filter((u) => !at50.has(u));
@@ -212,14 +210,18 @@ describe('flags against a real Unleash', () => {
     const expected = USERS.map((_, i) =>
       ['a', 'b'].includes(TENANTS[i % TENANTS.length] ?? '') ? 'eligible' : 'not_eligible',
     );
-    await waitFor('the constraint to reach evaluate', () => verdicts(source).every((v, i) => v === expected[i]));
+    await waitFor(
+      'the constraint to reach evaluate',
+      () => verdicts(source).every((v, i) => v === expected[i]),
+      10_000,
+    );
     assert.ok(expected.includes('eligible') && expected.includes('not_eligible'));
   });
 
   test('when Unleash stops, the last known flags keep answering and the source turns stale', async () => {
     beforeOutage = verdicts(source);
     await server.halt();
-    await waitFor('state stale', () => source.status().state === 'stale');
+    await waitFor('state stale', () => source.status().state === 'stale', 10_000);
     assert.deepEqual(verdicts(source), beforeOutage);
     const status = source.status();
     assert.ok(status.staleSince !== null && status.staleSince <= Date.now());
@@ -251,7 +253,7 @@ describe('flags against a real Unleash', () => {
     assert.deepEqual(verdicts(fresh), beforeOutage);
     // flags/ says 100 % without a constraint: had the bootstrap won, tenant "c" would be eligible.
     assert.equal(fresh.evaluate(FLAG, context('user-2', 2)).kind, 'not_eligible');
-    await waitFor('state stale', () => fresh.status().state === 'stale');
+    await waitFor('state stale', () => fresh.status().state === 'stale', 10_000);
   });
 
   test('when Unleash is back, the source is live again', async () => {

@@ -4,9 +4,10 @@ import http from 'node:http';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import type { RequestFacts } from '../../src/core/types.ts';
-import { eventually, makeTable, prefixRouting, requestLines, startEdge, type TestEdge } from '../support/edge.ts';
+import { makeTable, prefixRouting, requestLines, startEdge, type TestEdge } from '../support/edge.ts';
 import { send } from '../support/http-client.ts';
 import { type EchoBody, rawHeaderValues, startUpstream, type TestUpstream } from '../support/upstream.ts';
+import { waitFor } from '../support/wait.ts';
 
 function echo(body: Buffer): EchoBody {
   return JSON.parse(body.toString('utf8')) as EchoBody;
@@ -195,7 +196,7 @@ describe('transparent forwarding', () => {
     const before = requestLines(edge.logs).length;
     const res = await send(edge.port, { method: 'POST', path: '/api/agents/7?secret=1', body: 'x' });
     const id = res.headers['x-request-id'];
-    await eventually(() => requestLines(edge.logs).length === before + 1);
+    await waitFor('the request line', () => requestLines(edge.logs).length === before + 1, 2000);
     const lines = requestLines(edge.logs).filter((l) => l['reqId'] === id);
     assert.equal(lines.length, 1);
     const line = lines[0]!;
@@ -215,7 +216,7 @@ describe('transparent forwarding', () => {
     const outcomesBefore = edge.outcomes.length;
     await send(edge.port, { method: 'GET', path: '/api/agents/metrics-check' });
     await send(edge.port, { method: 'GET', path: '/not-routed' });
-    await eventually(() => edge.outcomes.length === outcomesBefore + 1);
+    await waitFor('the outcome', () => edge.outcomes.length === outcomesBefore + 1, 2000);
     const outcome = edge.outcomes.at(-1)!;
     assert.equal(outcome.routeId, 'agents-read');
     assert.equal(outcome.target, 'service');
@@ -334,7 +335,11 @@ describe('routing inputs and the route table', () => {
         prefixRouting(makeTable({ upstreams: { up: { url: up.url, connections: 2 } }, legacy: 'up' }), []),
       );
       assert.equal((await send(edge.port, { path: '/b' })).status, 200);
-      await eventually(() => edge.logs.some((l) => l['event'] === 'upstream.pools_replaced'));
+      await waitFor(
+        'upstream.pools_replaced logged',
+        () => edge.logs.some((l) => l['event'] === 'upstream.pools_replaced'),
+        2000,
+      );
     } finally {
       await edge.close();
       await up.close();

@@ -3,9 +3,10 @@
 // body, counted, logged, and must never reach the upstream.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { eventually, requestLines, startEdge, type TestEdge } from '../support/edge.ts';
+import { requestLines, startEdge, type TestEdge } from '../support/edge.ts';
 import { rawExchange, rawJsonBody, rawStatus } from '../support/http-client.ts';
 import { startUpstream, type TestUpstream } from '../support/upstream.ts';
+import { waitFor } from '../support/wait.ts';
 
 interface RefusalCase {
   readonly name: string;
@@ -193,7 +194,11 @@ describe('path safety and framing through the edge', () => {
   test('a refused request is logged once with its reason', async () => {
     const text = await rawExchange(edge.port, get('/api/%2e%2e/x', 'X-Request-Id: refused-1\r\n'));
     assert.equal(rawStatus(text), 400);
-    await eventually(() => requestLines(edge.logs).some((l) => l['reqId'] === 'refused-1'));
+    await waitFor(
+      'the refused request line',
+      () => requestLines(edge.logs).some((l) => l['reqId'] === 'refused-1'),
+      2000,
+    );
     const lines = requestLines(edge.logs).filter((l) => l['reqId'] === 'refused-1');
     assert.equal(lines.length, 1);
     assert.equal(lines[0]!['status'], 400);

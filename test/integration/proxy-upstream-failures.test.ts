@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { eventually, makeTable, requestLines, startEdge, type TestEdge } from '../support/edge.ts';
+import { makeTable, requestLines, startEdge, type TestEdge } from '../support/edge.ts';
 import { send } from '../support/http-client.ts';
 import { type Blackhole, startBlackhole, startUpstream, type TestUpstream } from '../support/upstream.ts';
+import { waitFor } from '../support/wait.ts';
 
 /** A port nothing listens on (bound once, then released). */
 async function closedPort(): Promise<number> {
@@ -95,7 +96,7 @@ describe('upstream failures answer 502/504 with a JSON body, never a crash', () 
     assert.match(String(res.headers['content-type']), /^application\/json/);
     assert.equal(errorBody(res.body).code, 'RF_UPSTREAM_CONNECT');
     assert.ok(res.headers['x-request-id']);
-    await eventually(() => edge.outcomes.some((o) => o.routeId === 'dead'));
+    await waitFor('the outcome for the dead route', () => edge.outcomes.some((o) => o.routeId === 'dead'), 2000);
     const outcome = edge.outcomes.find((o) => o.routeId === 'dead')!;
     assert.equal(outcome.status, 0);
     assert.equal(outcome.transportError, true);
@@ -141,7 +142,7 @@ describe('upstream failures answer 502/504 with a JSON body, never a crash', () 
     assert.equal(result.status, 200, 'the head was already sent');
     assert.equal(result.cut, true);
     assert.ok(result.bytes < 1_000_000);
-    await eventually(() => edge.outcomes.length > before);
+    await waitFor('the outcome', () => edge.outcomes.length > before, 2000);
     const outcome = edge.outcomes.at(-1)!;
     assert.equal(outcome.routeId, 'flaky');
     assert.equal(outcome.transportError, true);
@@ -156,7 +157,11 @@ describe('upstream failures answer 502/504 with a JSON body, never a crash', () 
     assert.equal(result.status, 200);
     assert.equal(result.cut, true);
     assert.equal(result.bytes, 1000);
-    await eventually(() => requestLines(edge.logs).some((l) => l['path'] === '/f/stall-mid-body'));
+    await waitFor(
+      'the stalled request line',
+      () => requestLines(edge.logs).some((l) => l['path'] === '/f/stall-mid-body'),
+      2000,
+    );
     const line = requestLines(edge.logs).find((l) => l['path'] === '/f/stall-mid-body')!;
     assert.equal(line['upstreamError'], 'timeout');
     const text = await edge.metrics.registry.metrics();
@@ -237,13 +242,13 @@ describe('a client that goes away is not an upstream failure', () => {
         req.write(Buffer.alloc(10_000));
         setTimeout(() => req.destroy(), 100);
       });
-      await eventually(() => requestLines(edge.logs).length === 1);
+      await waitFor('the request line', () => requestLines(edge.logs).length === 1, 2000);
       const line = requestLines(edge.logs)[0]!;
       assert.equal(line['aborted'], true);
       assert.equal(line['upstreamError'], undefined);
       assert.equal(edge.outcomes.length, 0);
       assert.doesNotMatch(await edge.metrics.registry.metrics(), /rf_edge_upstream_errors_total\{/);
-      await eventually(() => received.length === 1);
+      await waitFor('the upstream to receive the request', () => received.length === 1, 2000);
       assert.ok(received[0]! >= 10_000, 'the part sent did stream to the upstream before the abort');
     } finally {
       await edge.close();

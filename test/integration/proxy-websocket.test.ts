@@ -4,8 +4,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import WebSocket, { WebSocketServer } from 'ws';
-import { eventually, requestLines, startEdge, type TestEdge } from '../support/edge.ts';
+import { requestLines, startEdge, type TestEdge } from '../support/edge.ts';
 import { rawExchange, rawJsonBody, rawStatus } from '../support/http-client.ts';
+import { waitFor } from '../support/wait.ts';
 
 interface WsUpstream {
   readonly url: string;
@@ -121,7 +122,11 @@ describe('WebSocket upgrades', () => {
     assert.equal(seen['x-forwarded-for'], '127.0.0.1', 'untrusted peer: the client value is replaced');
     assert.equal(seen['x-edge-route'], undefined);
     assert.equal(String(seen.upgrade).toLowerCase(), 'websocket');
-    await eventually(() => requestLines(edge.logs).some((l) => l['reqId'] === 'ws-req-1'));
+    await waitFor(
+      'the upgrade request line',
+      () => requestLines(edge.logs).some((l) => l['reqId'] === 'ws-req-1'),
+      2000,
+    );
     const line = requestLines(edge.logs).find((l) => l['reqId'] === 'ws-req-1')!;
     assert.equal(line['status'], 101);
     assert.equal(line['route'], 'agents-live');

@@ -10,6 +10,7 @@ import { type RouteTableWatcherOptions, watchRouteTable } from '../../src/adapte
 import { hashRouteTableText } from '../../src/config/load-route-table.ts';
 import type { ConfigProblem, RouteTable } from '../../src/config/types.ts';
 import { captureLog } from '../support/log-capture.ts';
+import { waitFor } from '../support/wait.ts';
 
 const FLAGS = new Set(['raptorflow.agents-read']);
 
@@ -76,14 +77,6 @@ function start(file: string, options: Partial<RouteTableWatcherOptions> = {}): H
     ...options,
   });
   return { tables, rejections, watcher, logs };
-}
-
-async function waitFor(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
-  const started = performance.now();
-  while (!check()) {
-    if (performance.now() - started > timeoutMs) throw new Error(`not within ${timeoutMs} ms: ${what}`);
-    await sleep(5);
-  }
 }
 
 /** Longer than a debounce plus a poll period of the fast harness settings, so a late duplicate would have shown. */

@@ -8,8 +8,9 @@ import { createRedisStateStore, type RedisStateStore } from '../../src/adapters/
 import { EdgeError } from '../../src/core/errors.ts';
 import { deleteRedisKeys, REDIS_HOST, REDIS_PORT, redisUrl, uniqueRedisPrefix } from '../support/databases.ts';
 import { type CapturedLog, captureLog } from '../support/log-capture.ts';
-import { nextState, outcome, routeState, waitFor } from '../support/state-fixtures.ts';
+import { nextState, outcome, routeState } from '../support/state-fixtures.ts';
 import { startTcpRelay, type TcpRelay } from '../support/tcp-relay.ts';
+import { waitFor } from '../support/wait.ts';
 
 const prefix = uniqueRedisPrefix('blind');
 
@@ -66,10 +67,10 @@ describe('Redis state store while Redis is unreachable', () => {
     const other = routeState({ routeId: 'other', revision: 0 });
     const contested = routeState({ routeId: 'contested', revision: 2 });
     for (const s of [rolling, other, contested]) assert.equal(await blind.compareAndSet(s, -1), true);
-    await waitFor('the peer to see all three', () => peer.all().size === 3);
+    await waitFor('the peer to see all three', () => peer.all().size === 3, 3000);
 
     relay.cut();
-    await waitFor('the replica to notice', () => !blind.healthy());
+    await waitFor('the replica to notice', () => !blind.healthy(), 3000);
     assert.equal(await storeUp(blindMetrics), 0);
     assert.equal(blindLog.events('state.redis_down').length, 1);
 
@@ -125,10 +126,14 @@ describe('Redis state store while Redis is unreachable', () => {
     assert.equal(blindLog.events('state.local_superseded').length, 1);
 
     // Outcomes recorded while blind reach the fleet window.
-    await waitFor('the blind outcomes to be flushed', async () => {
-      const fleet = await peer.windowStats('rolling', 5000, now);
-      return fleet.service.requests === 40;
-    });
+    await waitFor(
+      'the blind outcomes to be flushed',
+      async () => {
+        const fleet = await peer.windowStats('rolling', 5000, now);
+        return fleet.service.requests === 40;
+      },
+      3000,
+    );
     // And shared writes work again.
     assert.equal(await blind.compareAndSet(nextState(rolledBack, { reason: 'after the outage' }), 5), true);
   });
@@ -148,7 +153,7 @@ describe('Redis state store while Redis is unreachable', () => {
     try {
       await capped.load();
       relay.cut();
-      await waitFor('the replica to notice', () => !capped.healthy());
+      await waitFor('the replica to notice', () => !capped.healthy(), 3000);
       const now = Date.now();
       // Ten different seconds, oldest first, three requests each.
       for (let s = 9; s >= 0; s--) {
@@ -160,10 +165,14 @@ describe('Redis state store while Redis is unreachable', () => {
       relay.restore();
       await waitFor('the replica to reconnect', () => capped.healthy(), 5000);
       let fleet = await peer.windowStats('capped', 60_000, now);
-      await waitFor('the kept seconds to reach Redis', async () => {
-        fleet = await peer.windowStats('capped', 60_000, now);
-        return fleet.service.requests > 0 && capped.diagnostics().bufferedSlots === 0;
-      });
+      await waitFor(
+        'the kept seconds to reach Redis',
+        async () => {
+          fleet = await peer.windowStats('capped', 60_000, now);
+          return fleet.service.requests > 0 && capped.diagnostics().bufferedSlots === 0;
+        },
+        3000,
+      );
       // Give a second flush the chance to (wrongly) add more.
       await new Promise((resolve) => setTimeout(resolve, 150));
       fleet = await peer.windowStats('capped', 60_000, now);

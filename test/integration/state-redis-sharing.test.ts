@@ -9,7 +9,8 @@ import { EdgeError } from '../../src/core/errors.ts';
 import type { RouteRolloutState } from '../../src/core/types.ts';
 import { deleteRedisKeys, redisUrl, uniqueRedisPrefix } from '../support/databases.ts';
 import { captureLog } from '../support/log-capture.ts';
-import { nextState, outcome, routeState, waitFor } from '../support/state-fixtures.ts';
+import { nextState, outcome, routeState } from '../support/state-fixtures.ts';
+import { waitFor } from '../support/wait.ts';
 
 const prefix = uniqueRedisPrefix('sharing');
 const stores: RedisStateStore[] = [];
@@ -54,7 +55,7 @@ describe('Redis state store shared by two replicas', () => {
     // b has not heard of it yet or has: either way its write on "no state" must be refused.
     assert.equal(await b.compareAndSet(routeState({ routeId: 'cas-route', weight: 50, revision: 0 }), -1), false);
 
-    await waitFor('b to learn revision 0', () => b.get('cas-route')?.revision === 0);
+    await waitFor('b to learn revision 0', () => b.get('cas-route')?.revision === 0, 3000);
     const fromA = nextState(first, { stepIndex: 1, weight: 20 });
     const fromB = nextState(first, { phase: 'rolled_back', stepIndex: -1, weight: 0 });
     const results = await Promise.all([a.compareAndSet(fromA, 0), b.compareAndSet(fromB, 0)]);
@@ -67,6 +68,7 @@ describe('Redis state store shared by two replicas', () => {
     await waitFor(
       'both to hold the winner',
       () => a.get('cas-route')?.weight === winner.weight && b.get('cas-route')?.weight === winner.weight,
+      3000,
     );
     assert.deepEqual(a.get('cas-route'), winner);
     assert.deepEqual(b.get('cas-route'), winner);
@@ -124,7 +126,7 @@ describe('Redis state store shared by two replicas', () => {
 
   test('remove() forgets the route on every replica', async () => {
     assert.equal(await a.compareAndSet(routeState({ routeId: 'gone-route', revision: 0 }), -1), true);
-    await waitFor('b to see it', () => b.get('gone-route') !== undefined);
+    await waitFor('b to see it', () => b.get('gone-route') !== undefined, 3000);
     await b.remove('gone-route');
     assert.equal(b.get('gone-route'), undefined);
     await waitFor('a to forget it', () => a.get('gone-route') === undefined, 1000);
@@ -152,10 +154,14 @@ describe('Redis state store shared by two replicas', () => {
     a.recordOutcome(outcome({ routeId: 'window-route', at: now - 20_000 }));
 
     let stats = await a.windowStats('window-route', 5000, now);
-    await waitFor('both replicas to flush', async () => {
-      stats = await a.windowStats('window-route', 5000, now);
-      return stats.service.requests === 90 && stats.legacy.requests === 20;
-    });
+    await waitFor(
+      'both replicas to flush',
+      async () => {
+        stats = await a.windowStats('window-route', 5000, now);
+        return stats.service.requests === 90 && stats.legacy.requests === 20;
+      },
+      3000,
+    );
     assert.equal(stats.service.requests, 90);
     assert.equal(stats.service.errors, 10);
     assert.equal(stats.legacy.errors, 0, '4xx are not errors');
@@ -179,18 +185,26 @@ describe('Redis state store shared by two replicas', () => {
       b.recordOutcome(outcome({ routeId: 'run-route', at: now, status: 0, transportError: true, latencyMs: 1 }));
     }
     let stats = await a.windowStats('run-route', 5000, now);
-    await waitFor('the run to reach Redis', async () => {
-      stats = await a.windowStats('run-route', 5000, now);
-      return stats.service.requests === 8;
-    });
+    await waitFor(
+      'the run to reach Redis',
+      async () => {
+        stats = await a.windowStats('run-route', 5000, now);
+        return stats.service.requests === 8;
+      },
+      3000,
+    );
     assert.equal(stats.service.consecutiveTransportFailures, 7);
     assert.equal(stats.service.errors, 7);
 
     a.recordOutcome(outcome({ routeId: 'run-route', at: now, status: 500 }));
-    await waitFor('a to report its run ended', async () => {
-      stats = await a.windowStats('run-route', 5000, now);
-      return stats.service.requests === 9;
-    });
+    await waitFor(
+      'a to report its run ended',
+      async () => {
+        stats = await a.windowStats('run-route', 5000, now);
+        return stats.service.requests === 9;
+      },
+      3000,
+    );
     assert.equal(stats.service.consecutiveTransportFailures, 4);
   });
 
@@ -229,7 +243,7 @@ describe('Redis state store shared by two replicas', () => {
   test('a Redis that lost its data gets the last known state back from the replicas', async () => {
     const kept = routeState({ routeId: 'survivor', phase: 'holding', stepIndex: 4, weight: 50, revision: 12 });
     assert.equal(await a.compareAndSet(kept, -1), true);
-    await waitFor('b to see it', () => b.get('survivor')?.revision === 12);
+    await waitFor('b to see it', () => b.get('survivor')?.revision === 12, 3000);
     const direct = new Redis(redisUrl());
     try {
       // What a Redis restart without persistence looks like to the stores: no routes, no epoch.
@@ -237,6 +251,7 @@ describe('Redis state store shared by two replicas', () => {
       await waitFor(
         'a replica to write the routes back',
         async () => (await direct.hget(`${prefix}state`, 'survivor')) !== null,
+        3000,
       );
       const stored = await direct.hget(`${prefix}state`, 'survivor');
       assert.deepEqual(JSON.parse(stored ?? 'null'), kept);

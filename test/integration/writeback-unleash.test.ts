@@ -12,7 +12,8 @@ import { type CanaryRig, createBackendToken, createCanaryRig, type RigEdge } fro
 import { captureLogger } from '../support/capture-logger.ts';
 import { scrapeMetrics } from '../support/prometheus-scrape.ts';
 import { startUnleashServer, type UnleashTestServer } from '../support/unleash-server.ts';
-import { type SteadyLoad, steadyLoad, waitUntil } from '../support/user-traffic.ts';
+import { type SteadyLoad, steadyLoad } from '../support/user-traffic.ts';
+import { waitFor } from '../support/wait.ts';
 
 const FLAG = 'raptorflow.agents-read';
 const ROUTE = 'agents-read';
@@ -66,7 +67,7 @@ describe('rollback write-back to a real Unleash', () => {
     const view = await edge.admin.route(ROUTE);
     assert.equal(view.phase, 'canary', 'the route is healthy before the fault');
     rig.agents.faults.set({ errorRate: 0.5, status: 503 });
-    return waitUntil(
+    return waitFor(
       'the route to be rolled back',
       async () => (await edge.admin.route(ROUTE)).phase === 'rolled_back',
       15_000,
@@ -94,7 +95,7 @@ describe('rollback write-back to a real Unleash', () => {
       UNLEASH_ADMIN_TOKEN: unleash.adminToken,
       UNLEASH_REFRESH_MS: '300',
     });
-    await waitUntil('the flag source to be live', async () => (await edge.admin.routes()).flags.state === 'live');
+    await waitFor('the flag source to be live', async () => (await edge.admin.routes()).flags.state === 'live', 10_000);
     await edge.admin.setWeight(ROUTE, 50);
     load = steadyLoad(edge.url, '/api/agents/agt_0001', { connections: 4 });
   });
@@ -108,27 +109,36 @@ describe('rollback write-back to a real Unleash', () => {
   test('a rollback by the judge also switches the flag off in Unleash, in the API token’s environment only', async () => {
     assert.equal(await enabledIn(ENVIRONMENT), true);
     // Healthy evidence first: both targets answer.
-    await waitUntil('both targets to have answered', () => {
-      const c = load.counts();
-      return (c['agents-service 2xx'] ?? 0) >= 20 && (c['monolith 2xx'] ?? 0) >= 20;
-    });
+    await waitFor(
+      'both targets to have answered',
+      () => {
+        const c = load.counts();
+        return (c['agents-service 2xx'] ?? 0) >= 20 && (c['monolith 2xx'] ?? 0) >= 20;
+      },
+      10_000,
+    );
 
     const rollbackMs = await failServiceAndTimeRollback();
     firstRollbackAt = Date.now();
     process.stdout.write(`# rolled back ${Math.round(rollbackMs)} ms after the fault (Unleash up)\n`);
     assert.ok(rollbackMs <= ROLLBACK_WITHIN_MS, `rolled back ${Math.round(rollbackMs)} ms after the fault`);
 
-    const writeBackMs = await waitUntil(
+    const writeBackMs = await waitFor(
       'the flag to be off in Unleash',
       async () => (await enabledIn(ENVIRONMENT)) === false,
+      10_000,
     );
     process.stdout.write(`# flag off in Unleash ${Math.round(writeBackMs)} ms after the rollback was visible\n`);
     assert.equal(await enabledIn('development'), true, 'the development environment is not the one the edge reads');
     // Unleash's client API follows its admin API on a schedule of its own.
-    await waitUntil('what the edge reads to be off too', async () => {
-      const served = await fetchClientFeatures(unleash.url, productionToken);
-      return served.features.find((f) => f.name === FLAG)?.enabled === false;
-    });
+    await waitFor(
+      'what the edge reads to be off too',
+      async () => {
+        const served = await fetchClientFeatures(unleash.url, productionToken);
+        return served.features.find((f) => f.name === FLAG)?.enabled === false;
+      },
+      10_000,
+    );
 
     const done = edge.log.events('rollout.write_back_done');
     assert.equal(done.length, 1);
@@ -148,27 +158,37 @@ describe('rollback write-back to a real Unleash', () => {
     if (aged > 0) await new Promise((r) => setTimeout(r, aged));
     await edge.admin.command(ROUTE, 'resume');
     // Resumed on its first step (10 %) and the flag seen on again: the effective weight says both.
-    await waitUntil('the edge to see the flag on again', async () => {
-      const scrape = await scrapeMetrics(edge.adminUrl);
-      return scrape.value('rf_edge_route_effective_weight_percent', { route: ROUTE }) === 10;
-    });
+    await waitFor(
+      'the edge to see the flag on again',
+      async () => {
+        const scrape = await scrapeMetrics(edge.adminUrl);
+        return scrape.value('rf_edge_route_effective_weight_percent', { route: ROUTE }) === 10;
+      },
+      10_000,
+    );
     await edge.admin.setWeight(ROUTE, 50);
 
     await unleash.halt();
-    await waitUntil('the flag source to turn stale', async () => (await edge.admin.routes()).flags.state === 'stale');
+    await waitFor(
+      'the flag source to turn stale',
+      async () => (await edge.admin.routes()).flags.state === 'stale',
+      10_000,
+    );
     const before = load.counts()['agents-service 2xx'] ?? 0;
-    await waitUntil(
+    await waitFor(
       'healthy service answers with Unleash down',
       () => (load.counts()['agents-service 2xx'] ?? 0) >= before + 20,
+      10_000,
     );
 
     const rollbackMs = await failServiceAndTimeRollback();
     process.stdout.write(`# rolled back ${Math.round(rollbackMs)} ms after the fault (Unleash down)\n`);
     assert.ok(rollbackMs <= ROLLBACK_WITHIN_MS, `rolled back ${Math.round(rollbackMs)} ms after the fault`);
 
-    await waitUntil(
+    await waitFor(
       'the failed write-back to be logged',
       () => edge.log.events('rollout.write_back_failed').length > 0,
+      10_000,
     );
     const failed = edge.log.events('rollout.write_back_failed');
     assert.equal(failed.length, 1);

@@ -167,15 +167,6 @@ export function requestLines(logs: ReadonlyArray<Record<string, unknown>>): Arra
   return logs.filter((l) => l['event'] === 'request');
 }
 
-/** Resolves once `predicate` holds, polling (for things that happen just after a response, like log lines). */
-export async function eventually(predicate: () => boolean, timeoutMs = 2000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 export interface MemorySample {
   readonly rss: number;
   readonly heapUsed: number;

@@ -39,17 +39,3 @@ export function auditEvent(overrides: Partial<AuditEvent> & { routeId: string; a
     ...overrides,
   };
 }
-
-/** Polls `check` until it returns true; rejects with `what` when `timeoutMs` passes first. */
-export async function waitFor(
-  what: string,
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 3000,
-): Promise<number> {
-  const started = Date.now();
-  for (;;) {
-    if (await check()) return Date.now() - started;
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

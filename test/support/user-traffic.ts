@@ -43,20 +43,6 @@ export function userTraffic(baseUrl: string, connections = 16): UserTraffic {
   };
 }
 
-/** Polls `check` every 20 ms; resolves with the milliseconds it took, rejects naming `what` after `timeoutMs`. */
-export async function waitUntil(
-  what: string,
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 10_000,
-): Promise<number> {
-  const started = performance.now();
-  while (performance.now() - started < timeoutMs) {
-    if (await check()) return performance.now() - started;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-}
-
 export interface SteadyLoad {
   /** Answers so far, by `x-served-by` (`none` when absent) and status class, e.g. `agents-service 5xx`. */
   counts(): Record<string, number>;
