@@ -16,7 +16,7 @@ import { pushFlags } from '../../src/cli/flags-command.ts';
 import { normalizedBucket } from '../../src/core/bucket.ts';
 import { signOverride } from '../../src/core/override-token.ts';
 import { type CanaryRig, createCanaryRig, MONOLITH, type RigEdge, SERVICE } from '../support/canary-rig.ts';
-import { captureLogger } from '../support/capture-logger.ts';
+import { captureLog } from '../support/log-capture.ts';
 import { type Scrape, scrapeMetrics } from '../support/prometheus-scrape.ts';
 import { startUnleashServer, type UnleashTestServer } from '../support/unleash-server.ts';
 import { startUpstream, type TestUpstream } from '../support/upstream.ts';
@@ -207,7 +207,7 @@ describe('the canary split through the proxy, with flags from a real Unleash', (
     rig = await createCanaryRig('canary');
     echoService = await startUpstream('echo-service');
     await rig.writeRoutes(routesYaml(rig, echoService.url));
-    const pushLog = captureLogger();
+    const pushLog = captureLog();
     await pushFlags({ dir: rig.flagsDir, url: unleash.url, adminToken: unleash.adminToken, log: pushLog.log });
 
     edge = await rig.startEdge(edgeEnv());

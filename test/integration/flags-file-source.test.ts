@@ -10,7 +10,7 @@ import { createFileFlagSource, type FileFlagSource } from '../../src/adapters/fl
 import { createMetrics, type EdgeMetrics } from '../../src/adapters/metrics.ts';
 import { EdgeError } from '../../src/core/errors.ts';
 import type { FlagContext } from '../../src/core/types.ts';
-import { type CapturedLog, captureLogger } from '../support/capture-logger.ts';
+import { type CapturedLog, captureLog } from '../support/log-capture.ts';
 import { waitFor } from '../support/wait.ts';
 
 const user: FlagContext = { userId: 'user-1', sessionId: '', remoteAddress: '10.0.0.1', properties: {} };
@@ -43,7 +43,7 @@ describe('file flag source', () => {
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'rf-edge-flags-file-'));
-    log = captureLogger();
+    log = captureLog();
     metrics = createMetrics({ processMetrics: false });
   });
 

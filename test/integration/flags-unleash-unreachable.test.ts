@@ -12,7 +12,7 @@ import { afterEach, beforeEach, describe, test } from 'node:test';
 import { createUnleashFlagSource, type UnleashFlagSource } from '../../src/adapters/flags/unleash-flag-source.ts';
 import { createMetrics, type EdgeMetrics } from '../../src/adapters/metrics.ts';
 import type { FlagContext } from '../../src/core/types.ts';
-import { type CapturedLog, captureLogger } from '../support/capture-logger.ts';
+import { type CapturedLog, captureLog } from '../support/log-capture.ts';
 import { waitFor } from '../support/wait.ts';
 
 const user: FlagContext = { userId: 'user-1', sessionId: '', remoteAddress: '10.0.0.1', properties: {} };
@@ -40,7 +40,7 @@ describe('Unleash flag source without a usable Unleash', () => {
     flagsDir = join(root, 'flags');
     await mkdir(flagsDir);
     await copyFile(repoFlagsFile, join(flagsDir, 'raptorflow.json'));
-    log = captureLogger();
+    log = captureLog();
     metrics = createMetrics({ processMetrics: false });
   });
 

@@ -18,7 +18,7 @@ import { createMetrics, type EdgeMetrics } from '../../src/adapters/metrics.ts';
 import { pullFlags, pushFlags } from '../../src/cli/flags-command.ts';
 import { normalizedBucket } from '../../src/core/bucket.ts';
 import type { FlagContext, FlagVerdict } from '../../src/core/types.ts';
-import { type CapturedLog, captureLogger } from '../support/capture-logger.ts';
+import { type CapturedLog, captureLog } from '../support/log-capture.ts';
 import { startUnleashServer, type UnleashTestServer } from '../support/unleash-server.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -66,7 +66,7 @@ describe('flags against a real Unleash', () => {
     dataDir = join(root, 'data');
     await mkdir(flagsDir);
     await copyFile(repoFlagsFile, join(flagsDir, 'raptorflow.json'));
-    log = captureLogger();
+    log = captureLog();
     metrics = createMetrics({ processMetrics: false });
     process.stdout.write(`# unleash-server 7.5.1 healthy after ${Math.round(server.startupMs)} ms (fresh database)\n`);
   });
@@ -130,7 +130,7 @@ describe('flags against a real Unleash', () => {
 
   test('a backup that cannot be written is an error event, while the flags stay live', async () => {
     const blockedDir = join(root, 'blocked-data');
-    const blockedLog = captureLogger();
+    const blockedLog = captureLog();
     const blocked = createUnleashFlagSource({
       url: server.url,
       apiToken: server.clientToken,

@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { fetchClientFeatures, getFeature, setFlagEnabled } from '../../src/adapters/flags/unleash-admin.ts';
 import { pushFlags } from '../../src/cli/flags-command.ts';
 import { type CanaryRig, createBackendToken, createCanaryRig, type RigEdge } from '../support/canary-rig.ts';
-import { captureLogger } from '../support/capture-logger.ts';
+import { captureLog } from '../support/log-capture.ts';
 import { scrapeMetrics } from '../support/prometheus-scrape.ts';
 import { startUnleashServer, type UnleashTestServer } from '../support/unleash-server.ts';
 import { type SteadyLoad, steadyLoad } from '../support/user-traffic.ts';
@@ -79,7 +79,7 @@ describe('rollback write-back to a real Unleash', () => {
     rig = await createCanaryRig('writeback');
     await rig.writeRoutes(routesYaml(rig));
     productionToken = await createBackendToken(unleash.url, unleash.adminToken, ENVIRONMENT);
-    const pushLog = captureLogger();
+    const pushLog = captureLog();
     for (const environment of ['development', ENVIRONMENT]) {
       await pushFlags({
         dir: rig.flagsDir,

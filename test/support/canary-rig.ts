@@ -12,7 +12,7 @@ import { createMonolith, MONOLITH_SERVED_BY } from '../../examples/monolith.ts';
 import { closeServer, listen } from '../../examples/server-lifecycle.ts';
 import { createEdge, type EdgeHandle } from '../../src/app.ts';
 import { loadEnv } from '../../src/config/env.ts';
-import { type CapturedLog, captureLogger } from './capture-logger.ts';
+import { type CapturedLog, captureLog } from './log-capture.ts';
 
 export const SERVICE = AGENTS_SERVED_BY;
 export const MONOLITH = MONOLITH_SERVED_BY;
@@ -85,7 +85,7 @@ export async function createCanaryRig(label: string): Promise<CanaryRig> {
     writeRoutes: (text) => writeFile(routesFile, text),
 
     async startEdge(extra = {}) {
-      const log = captureLogger('info');
+      const log = captureLog('info');
       const env = loadEnv({
         PORT: '0',
         HOST: '127.0.0.1',

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type CreateEdgeOptions, createEdge, type EdgeHandle } from '../../src/app.ts';
 import { loadEnv } from '../../src/config/env.ts';
-import { type CapturedLog, captureLogger } from './capture-logger.ts';
+import { type CapturedLog, captureLog } from './log-capture.ts';
 
 export const repoFlagsDir = fileURLToPath(new URL('../../flags', import.meta.url));
 
@@ -44,7 +44,7 @@ export async function startEdgeApp(routesYaml: string, options: StartEdgeAppOpti
     SHUTDOWN_TIMEOUT_MS: '2000',
     ...options.env,
   });
-  const logs = captureLogger('info');
+  const logs = captureLog('info');
   const { env: _env, ...edgeOptions } = options;
   let edge: EdgeHandle;
   try {

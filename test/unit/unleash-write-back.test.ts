@@ -5,14 +5,14 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createUnleashWriteBack } from '../../src/adapters/flags/unleash-write-back.ts';
-import { captureLogger } from '../support/capture-logger.ts';
+import { captureLog } from '../support/log-capture.ts';
 
 const URL_ROOT = 'http://127.0.0.1:1/api';
 
 describe('createUnleashWriteBack', () => {
   for (const apiToken of ['*:*.0123abcd', 'opaque-token-without-scope', 'default:*.0123abcd']) {
     test(`refuses to guess an environment for ${apiToken}`, () => {
-      const log = captureLogger();
+      const log = captureLog();
       const writeBack = createUnleashWriteBack({ url: URL_ROOT, adminToken: '*:*.admin', apiToken, log: log.log });
       assert.equal(writeBack, null);
       const warned = log.events('flags.write_back_disabled');
@@ -23,7 +23,7 @@ describe('createUnleashWriteBack', () => {
 
   for (const apiToken of ['default:production.0123abcd', '*:staging.0123abcd']) {
     test(`writes back for a token scoped to an environment (${apiToken})`, () => {
-      const log = captureLogger();
+      const log = captureLog();
       const writeBack = createUnleashWriteBack({ url: URL_ROOT, adminToken: '*:*.admin', apiToken, log: log.log });
       assert.equal(typeof writeBack, 'function');
       assert.deepEqual(log.events('flags.write_back_disabled'), []);
