@@ -178,8 +178,10 @@ export function freePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
+      server.close(() => {
+        if (address === null || typeof address !== 'object') reject(new Error('probe socket has no port'));
+        else resolve(address.port);
+      });
     });
   });
 }

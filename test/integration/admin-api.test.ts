@@ -3,8 +3,8 @@
 // commands, refused transitions, the audit history).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { freePort } from '../../bench/child-processes.ts';
 import { type EdgeApp, metricSamples, metricValue, startEdgeApp } from '../support/edge-app.ts';
-import { freePort } from '../support/rf-edge-process.ts';
 import { startUpstream, type TestUpstream } from '../support/upstream.ts';
 
 const TOKEN = 'admin-test-token';

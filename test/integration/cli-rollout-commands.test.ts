@@ -5,8 +5,9 @@
 import assert from 'node:assert/strict';
 import { userInfo } from 'node:os';
 import { after, before, describe, test } from 'node:test';
+import { freePort } from '../../bench/child-processes.ts';
 import { type EdgeApp, startEdgeApp } from '../support/edge-app.ts';
-import { type CliResult, freePort, runRfEdge } from '../support/rf-edge-process.ts';
+import { type CliResult, runRfEdge } from '../support/rf-edge-process.ts';
 import { startUpstream, type TestUpstream } from '../support/upstream.ts';
 
 const TOKEN = 'cli-test-token';

@@ -6,20 +6,11 @@ import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../../bench/child-processes.ts';
 import { startExamples } from '../../examples/start-examples.ts';
 import { rawRequest } from '../support/raw-request.ts';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
-
-/** A port that was free a moment ago (the OS does not hand it out again right away). */
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const address = probe.address();
-  assert.ok(address !== null && typeof address === 'object');
-  await new Promise((resolve) => probe.close(resolve));
-  return address.port;
-}
 
 async function servedBy(base: string): Promise<string | undefined> {
   const res = await rawRequest(base, '/healthz');

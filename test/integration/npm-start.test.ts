@@ -7,7 +7,8 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { freePort, repoRoot, spawnRfEdge } from '../support/rf-edge-process.ts';
+import { freePort } from '../../bench/child-processes.ts';
+import { repoRoot, spawnRfEdge } from '../support/rf-edge-process.ts';
 
 function refusesConnections(port: number): Promise<boolean> {
   return new Promise((resolve) => {

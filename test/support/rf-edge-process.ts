@@ -2,7 +2,6 @@
 // `runRfEdge` waits for a one-shot command (validate, status, …); `spawnRfEdge` keeps a long-running `start` and
 // parses its pino lines (stdout) as they arrive, so a test can wait for an event such as `edge.started`.
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -158,17 +157,4 @@ export function spawnRfEdge(args: readonly string[], env: Readonly<Record<string
       return { ...result, ms: Math.round(performance.now() - started) };
     },
   };
-}
-
-/** A TCP port that was free a moment ago, for children that must be told their port in advance. */
-export async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve, reject) => {
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', resolve);
-  });
-  const address = probe.address();
-  await new Promise((resolve) => probe.close(resolve));
-  if (address === null || typeof address !== 'object') throw new Error('probe socket has no port');
-  return address.port;
 }
