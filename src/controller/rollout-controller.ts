@@ -277,13 +277,28 @@ export function createRolloutController(options: RolloutControllerOptions): Roll
     );
   }
 
+  /**
+   * How far back the judge looks. Outcomes from before a person (resume, set-weight) or a config edit put the route
+   * on its current step are stale: they show the service as it was before whatever was fixed, often the very
+   * failures that rolled it back, and would roll a resumed route back again at its first tick. The judge's own
+   * advances keep the whole window (the previous step's evidence is about the same service), and so does a paused
+   * route, still judged on what it serves. Windows are whole seconds: the second the step began in is kept (a
+   * resumed route had no service traffic before it), so a burst of failures right after the start still counts.
+   */
+  function evidenceWindowMs(route: RouteConfig, state: RouteRolloutState | undefined, now: number): number {
+    const full = route.rollout.windowMs;
+    if (state === undefined || state.updatedBy === 'judge' || state.phase === 'paused') return full;
+    const stepSecond = Math.floor(state.since / SLOT_MS) * SLOT_MS;
+    return Math.min(full, Math.max(now - stepSecond + 1, 0));
+  }
+
   async function judgeAsLeader(route: RouteConfig, state: RouteRolloutState, table: RouteTable, now: number) {
     const automaticCanary = state.phase === 'canary' && !state.manualWeight;
     let stats: RouteWindowStats;
     let fresh = 0;
     try {
       [stats, fresh] = await Promise.all([
-        store.windowStats(route.id, route.rollout.windowMs, now),
+        store.windowStats(route.id, evidenceWindowMs(route, state, now), now),
         automaticCanary ? freshServiceRequests(route, state, now) : Promise.resolve(0),
       ]);
     } catch (err) {
@@ -312,7 +327,7 @@ export function createRolloutController(options: RolloutControllerOptions): Roll
   }
 
   function judgeOnLocalEvidence(route: RouteConfig, table: RouteTable, now: number): void {
-    const stats = localStats?.(route.id, route.rollout.windowMs, now);
+    const stats = localStats?.(route.id, evidenceWindowMs(route, store.get(route.id), now), now);
     if (stats === undefined || pendingLocal.has(route.id)) return;
     const verdict = judge(stats, route.rollout, now);
     recordVerdict(verdict);
