@@ -11,9 +11,11 @@ import {
   type RolloutEdge,
   type RolloutFixture,
   SERVICE,
+  shareMatches,
   sleep,
   startLoad,
   tally,
+  tallyWithin,
   untilRoute,
 } from '../support/rollout-harness.ts';
 
@@ -33,12 +35,12 @@ describe('a healthy service through every step', () => {
     const started = Date.now();
     const load = startLoad({ port: edge.port, rate: 150, users: 'advance' });
     await explained([edge], async () => {
-      await untilRoute(edge.admin, 'holding at 50 %', (r) => r.phase === 'holding', 30_000);
+      await untilRoute(edge.admin, 'holding at 50 %', (r) => r.phase === 'holding', 45_000);
       const reachedHolding = Date.now();
 
       // Holding is not the end of judging: the controller keeps looking, and keeps the route where it is.
       const verdictsBefore = metricValue(await edge.admin.metrics(), 'rf_edge_verdicts_total', { route: ROUTE_ID });
-      for (let tick = 0; tick < 4; tick++) {
+      for (let tick = 0; tick < 3; tick++) {
         await sleep(1000);
         const route = await edge.admin.route();
         assert.equal(route.phase, 'holding');
@@ -57,7 +59,7 @@ describe('a healthy service through every step', () => {
         { phase: 'promoted', weight: 100 },
       );
       const promotedAt = Date.now();
-      await sleep(1500);
+      await sleep(1000);
       await load.stop();
 
       const history = await edge.admin.history();
@@ -70,23 +72,23 @@ describe('a healthy service through every step', () => {
       }
       assert.equal(history[5]?.actor, 'admin:rollout-test');
 
-      // The share of requests the service answered follows each step (a margin either side of each change, for the
-      // requests already on their way when it happened).
+      // The share of requests the service answered follows each step: counted over the requests whose whole life
+      // lies inside the step (sent a moment after the change was stored, answered before the next one).
       const shares: string[] = [];
       for (let i = 0; i < 5; i++) {
-        const from = Date.parse(history[i]?.at ?? '') + 200;
-        const to = Date.parse(history[i + 1]?.at ?? '') - 100;
-        const step = tally(load.samples, from, to);
+        const from = Date.parse(history[i]?.at ?? '') + 300;
+        const to = Date.parse(history[i + 1]?.at ?? '');
+        const step = tallyWithin(load.samples, from, to);
         const weight = history[i]?.toWeight ?? -1;
         shares.push(`${weight}%: ${step.servicePercent.toFixed(1)}% of ${step.total}`);
-        assert.ok(step.total >= 100, `enough requests on step ${weight}% (${step.total})`);
+        assert.ok(step.total >= 50, `enough requests on step ${weight}% (${step.total})`);
         assert.ok(
-          Math.abs(step.servicePercent - weight) <= 7,
+          shareMatches(step, weight),
           `the service answered ${step.servicePercent.toFixed(1)}% of ${step.total} requests at step ${weight}%`,
         );
       }
       const afterPromote = tally(load.samples, promotedAt);
-      assert.ok(afterPromote.total >= 100, `requests after promote (${afterPromote.total})`);
+      assert.ok(afterPromote.total >= 50, `requests after promote (${afterPromote.total})`);
       assert.equal(afterPromote.service, afterPromote.total, 'every request after promote reached the service');
       assert.equal(tally(load.samples).failed, 0);
       assert.ok(load.samples.every((s) => s.status === 200));

@@ -15,6 +15,7 @@ import {
   startLoad,
   tally,
   until,
+  untilHealthyVerdict,
   untilRoute,
 } from '../support/rollout-harness.ts';
 
@@ -45,7 +46,7 @@ describe('automatic rollback', () => {
     const edge = await f.startEdge();
     const load = startLoad({ port: edge.port, rate: 150, users: 'errors' });
     await explained([edge], async () => {
-      await untilRoute(edge.admin, 'step 20 %', (r) => r.weight === 20, 15_000);
+      await untilRoute(edge.admin, 'step 20 %', (r) => r.weight === 20, 30_000);
 
       const faultAt = Date.now();
       f.upstreams.service.faults.set({ errorRate: 0.5, status: 503 });
@@ -97,16 +98,19 @@ describe('automatic rollback', () => {
       // Sticky: healthy again, judged no more, still at 0 % for several ticks; nobody is sent to the service.
       f.upstreams.service.faults.clear();
       const quietFrom = Date.now();
-      for (let tick = 0; tick < 4; tick++) {
+      for (let tick = 0; tick < 3; tick++) {
         await sleep(1000);
         const route = await edge.admin.route();
         assert.deepEqual([route.phase, route.weight], ['rolled_back', 0]);
       }
+      await load.settled();
       const whileBack = tally(load.samples, quietFrom);
-      assert.ok(whileBack.total > 300);
+      assert.ok(whileBack.total > 50, `${whileBack.total} requests while rolled back`);
       assert.equal(whileBack.service, 0, 'no request reached the service while rolled back');
       assert.equal((await edge.admin.history()).length, history.length, 'no transition while rolled back');
 
+      // Resumed while the failures from before the rollback are still inside the judge's window (5 s): they are
+      // not evidence against the fixed service, whose fresh start the resume asked for.
       const resumed = await edge.admin.command('resume', 'fixed the bug');
       assert.equal(resumed.status, 200);
       assert.deepEqual(
@@ -114,8 +118,12 @@ describe('automatic rollback', () => {
         ['canary', 10],
       );
       const resumedAt = Date.now();
-      await sleep(1000);
-      assert.ok(tally(load.samples, resumedAt).service > 0, 'the service gets users again after resume');
+      await until('users on the service again', () => tally(load.samples, resumedAt).service > 0, 10_000);
+      for (let tick = 0; tick < 2; tick++) {
+        await sleep(1000);
+        assert.equal((await edge.admin.route()).phase, 'canary', 'not rolled back again on the old failures');
+      }
+      assert.equal((await edge.admin.history()).at(-1)?.to, 'canary');
 
       const injected = tally(load.samples, faultAt, seenAt);
       t.diagnostic(`rolled back ${seenAt - faultAt} ms after the fault (admin API poll every 25 ms)`);
@@ -133,11 +141,7 @@ describe('automatic rollback', () => {
     const load = startLoad({ port: edge.port, rate: 150, users: 'latency' });
     await explained([edge], async () => {
       // A healthy verdict first, so the rollback is about the change, not the start.
-      await until(
-        'a healthy verdict',
-        () => edge.logs.events('rollout.verdict').some((l) => l['outcome'] === 'healthy'),
-        10_000,
-      );
+      await untilHealthyVerdict(edge);
       const faultAt = Date.now();
       f.upstreams.service.faults.set({ latencyMs: 500 });
       const rolledBack = await untilRoute(edge.admin, 'the rollback', (r) => r.phase === 'rolled_back', 10_000);

@@ -9,9 +9,10 @@ import {
   explained,
   type RolloutFixture,
   type RolloutFixtureOptions,
+  shareMatches,
   sleep,
   startLoad,
-  tally,
+  tallyWithin,
   until,
   untilRoute,
 } from '../support/rollout-harness.ts';
@@ -30,7 +31,7 @@ async function restartMidRollout(
   const first = await f.startEdge();
   const load = startLoad({ port: first.port, rate: 150, users: 'before-restart' });
   const seen = await explained([first], () =>
-    untilRoute(first.admin, 'step 20 %', (r) => r.weight === 20, 15_000).finally(() => load.stop()),
+    untilRoute(first.admin, 'step 20 %', (r) => r.weight === 20, 30_000).finally(() => load.stop()),
   );
   await first.close();
   const closedAt = Date.now();
@@ -61,13 +62,15 @@ async function restartMidRollout(
   // Users are split at the resumed step at once, and the rollout goes on from it.
   const load2 = startLoad({ port: second.port, rate: 150, users: 'after-restart' });
   await explained([first, second], async () => {
-    const next = await untilRoute(second.admin, 'the next step', (r) => r.weight > resumed.weight, 15_000);
+    const next = await untilRoute(second.admin, 'the next step', (r) => r.weight > resumed.weight, 30_000);
     const advance = (await second.admin.history()).at(-1);
     assert.deepEqual([advance?.fromWeight, advance?.toWeight, advance?.actor], [resumed.weight, next.weight, 'judge']);
-    const onResumedStep = tally(load2.samples, 0, Date.parse(advance?.at ?? '') - 100);
-    assert.ok(onResumedStep.total > 100);
+    const advancedAt = Date.parse(advance?.at ?? '');
+    await load2.settled(advancedAt);
+    const onResumedStep = tallyWithin(load2.samples, 0, advancedAt);
+    assert.ok(onResumedStep.total > 50, `${onResumedStep.total} requests on the resumed step`);
     assert.ok(
-      Math.abs(onResumedStep.servicePercent - resumed.weight) <= 8,
+      shareMatches(onResumedStep, resumed.weight),
       `${onResumedStep.servicePercent.toFixed(1)}% on the service at ${resumed.weight}%`,
     );
     diagnostic(

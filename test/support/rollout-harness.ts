@@ -90,10 +90,13 @@ export interface RolloutTuning {
 export const FAST_TUNING: RolloutTuning = {
   steps: [10, 20, 30, 40, 50],
   stepInterval: '1s',
-  minRequests: 20,
+  minRequests: 10,
   window: '5s',
   evaluateEvery: '1s',
   minSamples: 10,
+  // The judge holds while both sides are slower than this ("a shared slowdown"). 800 ms, the product default, is
+  // what a test machine busy with other test files reaches; the latency test relies on the ratio rule.
+  maxP99Ms: 3000,
 };
 
 export function routesYaml(upstreams: { monolith: string; service: string }, tuning: RolloutTuning): string {
@@ -529,6 +532,11 @@ export interface LoadDriver {
   readonly samples: LoadSample[];
   /** Requests not sent because too many were already in flight (a stalled edge shows up here). */
   skipped(): number;
+  /**
+   * Resolves once every request sent before `sentBefore` has its sample: on a loaded machine answers lag, and a
+   * count over a period taken too early would miss them.
+   */
+  settled(sentBefore?: number): Promise<void>;
   /** Stops sending and waits for the requests in flight. */
   stop(): Promise<void>;
 }
@@ -552,7 +560,8 @@ export function startLoad(options: LoadOptions): LoadDriver {
   const maxInFlight = options.maxInFlight ?? 200;
   const pool = new Pool(`http://127.0.0.1:${options.port}`, { connections: 32, keepAliveTimeout: 10_000 });
   const samples: LoadSample[] = [];
-  const inFlight = new Set<Promise<void>>();
+  /** Requests on their way, by when they were sent. */
+  const inFlight = new Map<Promise<void>, number>();
   const started = Date.now();
   let sent = 0;
   let skipped = 0;
@@ -587,18 +596,21 @@ export function startLoad(options: LoadOptions): LoadDriver {
         continue;
       }
       const p = one(sent).finally(() => inFlight.delete(p));
-      inFlight.add(p);
+      inFlight.set(p, Date.now());
     }
   }, 10);
 
   return {
     samples,
     skipped: () => skipped,
+    async settled(sentBefore = Date.now()) {
+      await Promise.all([...inFlight].filter(([, sentAt]) => sentAt < sentBefore).map(([p]) => p));
+    },
     async stop() {
       if (stopped) return;
       stopped = true;
       clearInterval(timer);
-      await Promise.all([...inFlight]);
+      await Promise.all([...inFlight.keys()]);
       await pool.close();
     },
   };
@@ -616,12 +628,33 @@ export interface Tally {
 
 /** Counts the samples sent in [from, to). */
 export function tally(samples: readonly LoadSample[], from = 0, to = Number.POSITIVE_INFINITY): Tally {
+  return count(samples.filter((s) => s.sentAt >= from && s.sentAt < to));
+}
+
+/**
+ * Counts the samples sent at or after `from` and answered before `to`: the edge decided each of them inside the
+ * period, however late a busy machine let it look at the request.
+ */
+export function tallyWithin(samples: readonly LoadSample[], from: number, to: number): Tally {
+  return count(samples.filter((s) => s.sentAt >= from && s.doneAt < to));
+}
+
+/**
+ * The service's share of `t` is the weight within sampling noise (users are hashed into buckets, so the share of a
+ * few hundred requests wanders by a few points): at most four standard deviations, and never less than 5 points.
+ */
+export function shareMatches(t: Tally, weight: number): boolean {
+  const p = weight / 100;
+  const sd = t.total > 0 ? Math.sqrt((p * (1 - p)) / t.total) * 100 : Number.POSITIVE_INFINITY;
+  return Math.abs(t.servicePercent - weight) <= Math.max(5, 4 * sd);
+}
+
+function count(samples: readonly LoadSample[]): Tally {
   let total = 0;
   let service = 0;
   let monolith = 0;
   let failed = 0;
   for (const s of samples) {
-    if (s.sentAt < from || s.sentAt >= to) continue;
     total += 1;
     if (s.servedBy === SERVICE) service += 1;
     else if (s.servedBy === MONOLITH) monolith += 1;
@@ -680,6 +713,15 @@ export async function untilRoute(
     const seen = last ? `${last.phase} ${last.weight}% (revision ${last.revision}): ${last.reason}` : 'nothing';
     throw new Error(`${(err as Error).message}; last seen ${seen}`);
   }
+}
+
+/** Resolves once the edge's judge has said "healthy" at least once (evidence flows, the rollout may advance). */
+export async function untilHealthyVerdict(edge: RolloutEdge, timeoutMs = 30_000): Promise<void> {
+  await until(
+    'a healthy verdict',
+    () => edge.logs.events('rollout.verdict').some((l) => l['outcome'] === 'healthy'),
+    timeoutMs,
+  );
 }
 
 /** The edge's transitions and its latest verdicts, one per line: what a failing test should show. */
