@@ -14,6 +14,7 @@ import {
   DEFAULT_LIMITS,
   DEFAULT_OVERRIDE,
   DEFAULT_ROLLOUT,
+  DEFAULT_SHADOW,
   DEFAULT_STICKINESS,
   HTTP_METHODS,
   type HttpMethod,
@@ -134,6 +135,7 @@ function buildTable(
       mode: route.mode ?? 'legacy',
       adapter: route.adapter ?? null,
       rollout: { ...rollout, ...route.rollout },
+      shadow: route.shadow ?? DEFAULT_SHADOW,
       line: routeLine(index),
     }),
   );

@@ -10,7 +10,8 @@ import { HTTP_METHODS, type HttpMethod } from '../core/http-methods.ts';
 
 export { HTTP_METHODS, type HttpMethod } from '../core/http-methods.ts';
 
-import type { HostPolicy, RolloutPolicy, RouteMode, StickinessSource, UpstreamConfig } from './types.ts';
+import { DEFAULT_COMPARED_HEADERS } from '../core/shadow-compare.ts';
+import type { HostPolicy, RolloutPolicy, RouteMode, ShadowPolicy, StickinessSource, UpstreamConfig } from './types.ts';
 
 export const ROUTE_MODES = ['legacy', 'shadow', 'canary', 'service'] as const satisfies readonly RouteMode[];
 
@@ -34,6 +35,13 @@ export const DEFAULT_UPSTREAM = {
   bodyTimeoutMs: 0,
   connections: 128,
 } as const;
+
+/** Safe methods only, no request bodies: copying writes to a service in shadow is opt-in (see ShadowPolicy). */
+export const DEFAULT_SHADOW: ShadowPolicy = {
+  methods: [],
+  maxBodyBytes: 0,
+  compareHeaders: DEFAULT_COMPARED_HEADERS,
+};
 
 export const DEFAULT_STICKINESS: readonly StickinessSource[] = [{ kind: 'ip' }];
 export const DEFAULT_OVERRIDE = { header: 'x-edge-route', cookie: 'edge_route' } as const;
@@ -371,6 +379,30 @@ export const rolloutSchema = strictObject({
   return out;
 });
 
+// ---- shadow -----------------------------------------------------------------------------------------------------
+
+/**
+ * A route's `shadow:` keys. Listing a method that changes data (POST, PUT, PATCH, DELETE) makes the service run that
+ * write too, on every shadowed request: only for services that write to their own store or honour `x-edge-shadow`.
+ */
+export const shadowSchema = strictObject({
+  methods: z
+    .array(method)
+    .transform((list) => [...new Set(list)])
+    .optional(),
+  maxBodyBytes: nonNegativeInt.optional(),
+  compareHeaders: z
+    .array(headerName)
+    .transform((list) => [...new Set(list)])
+    .optional(),
+}).transform(
+  (s): ShadowPolicy => ({
+    methods: s.methods ?? DEFAULT_SHADOW.methods,
+    maxBodyBytes: s.maxBodyBytes ?? DEFAULT_SHADOW.maxBodyBytes,
+    compareHeaders: s.compareHeaders ?? DEFAULT_SHADOW.compareHeaders,
+  }),
+);
+
 // ---- routes and the table ---------------------------------------------------------------------------------------
 
 export const routeSchema = strictObject({
@@ -382,6 +414,7 @@ export const routeSchema = strictObject({
   mode: z.enum(ROUTE_MODES).optional(),
   adapter: adapterName.optional(),
   rollout: rolloutSchema.optional(),
+  shadow: shadowSchema.optional(),
 });
 
 export const routeTableSchema = strictObject({

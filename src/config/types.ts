@@ -49,6 +49,21 @@ export interface RolloutPolicy {
   readonly criticalConsecutiveFailures: number;
 }
 
+/**
+ * What a route copies to its service while it is in shadow (mode `shadow`, or a canary route in its shadow phase).
+ * Safe methods (GET, HEAD, OPTIONS) are always copied. A write copied to a service in shadow runs twice against real
+ * data (once in the monolith, once in the service): that is only safe when the service writes to its own store or
+ * treats `x-edge-shadow: 1` as a dry run, so writes are off unless the route lists them here.
+ */
+export interface ShadowPolicy {
+  /** Upper-case methods copied besides the safe ones (e.g. POST); empty by default. */
+  readonly methods: readonly string[];
+  /** Largest request body copied; a bigger one is not shadowed (counted `skipped`). 0 (default): body-less only. */
+  readonly maxBodyBytes: number;
+  /** Lower-case response headers compared besides status and body (core/shadow-compare's default when absent). */
+  readonly compareHeaders: readonly string[];
+}
+
 export interface RouteConfig {
   readonly id: string;
   /** find-my-way pattern: static, `:param`, `*`. */
@@ -61,6 +76,8 @@ export interface RouteConfig {
   readonly mode: RouteMode;
   readonly adapter: string | null;
   readonly rollout: RolloutPolicy;
+  /** Shadow copying; the loader always fills it in, hand-built tables may leave it out (= the defaults). */
+  readonly shadow?: ShadowPolicy;
   /** 1-based line of the route in routes.yaml, for messages. */
   readonly line: number;
 }

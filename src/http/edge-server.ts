@@ -32,6 +32,7 @@ import {
   readCookie,
   saneRequestId,
 } from './forward-headers.ts';
+import { compileShadowRoutes, type ShadowCopy, type ShadowRoute, ShadowTraffic } from './shadow-traffic.ts';
 import { proxyUpgrade, writeErrorHead } from './upgrade-proxy.ts';
 import {
   classifyUpstreamError,
@@ -58,6 +59,8 @@ export interface EdgeServerOptions {
   readonly verifyOverride?: ((token: string) => Target | null) | undefined;
   /** How long close() lets in-flight requests finish before cutting them off. Default 10 s. */
   readonly shutdownTimeoutMs?: number | undefined;
+  /** Shadow copies in flight at once (beyond: not copied, counted `skipped`). Default 64. */
+  readonly shadowMaxInFlight?: number | undefined;
 }
 
 export interface EdgeServer {
@@ -88,6 +91,8 @@ interface TablePlan {
   readonly overrideHeader: string;
   readonly overrideCookie: string;
   readonly maxUrlLength: number;
+  /** By route id: where and what a shadow decision copies. */
+  readonly shadowRoutes: ReadonlyMap<string, ShadowRoute>;
 }
 
 /** The request's own record, on `request.edge`: the one decision, and what the log line and outcome are made of. */
@@ -109,6 +114,8 @@ export class EdgeRequestState {
   upstreamError: { readonly kind: UpstreamErrorKind; readonly err: unknown } | null = null;
   /** Why the edge refused the request itself (path-safety reason, uri_too_long…). */
   rejected: string | null = null;
+  /** The copy sent to the service when the decision says shadow (and the request qualifies). */
+  shadow: ShadowCopy | null = null;
   bytesAtStart: number;
   done = false;
 
@@ -181,6 +188,7 @@ export async function createEdgeServer(options: EdgeServerOptions): Promise<Edge
   const pools = new UpstreamPools(log);
   const requestMetrics = new RequestMetricCache(metrics);
   const decisionCounters = new Map<string, { inc(): void }>();
+  const shadows = new ShadowTraffic({ log, metrics, recordOutcome, maxInFlight: options.shadowMaxInFlight });
 
   let lastRouting: EdgeRouting | null = null;
   let lastPlan: TablePlan | null = null;
@@ -190,7 +198,10 @@ export async function createEdgeServer(options: EdgeServerOptions): Promise<Edge
     const routing = options.routing();
     if (routing === lastRouting && lastPlan !== null) return lastPlan;
     const plan = compileTablePlan(routing, log);
-    if (routing.table !== lastTable) pools.useTable(routing.table);
+    if (routing.table !== lastTable) {
+      pools.useTable(routing.table);
+      shadows.useTable(routing.table);
+    }
     lastRouting = routing;
     lastTable = routing.table;
     lastPlan = plan;
@@ -345,7 +356,10 @@ export async function createEdgeServer(options: EdgeServerOptions): Promise<Edge
       res.end(text);
       return;
     }
-    if (status === 204 || status === 304 || state.method === 'HEAD') {
+    const bodyless = status === 204 || status === 304 || state.method === 'HEAD';
+    // Before the body flows, so the shadow comparison hashes all of it.
+    if (state.shadow !== null) state.shadow.primaryHead(status, rawHeaders, bodyless ? null : body);
+    if (bodyless) {
       // No body by definition (RFC 9110 §9.3.2, §15.3.5, §15.4.5). A 304 may still carry the Content-Length of the
       // representation, which undici reports as a length mismatch once the (empty) message ends: not our concern.
       body.on('error', ignore);
@@ -440,6 +454,8 @@ export async function createEdgeServer(options: EdgeServerOptions): Promise<Edge
       upgrade === null &&
       (headers['transfer-encoding'] !== undefined ||
         (headers['content-length'] !== undefined && headers['content-length'] !== '0'));
+    let body: Readable | null = hasBody ? raw : null;
+    if (decision.shadow) body = startShadow(raw, state, decision, plan, peer, url, body, upgrade);
     state.forward = new ForwardPlan(
       upstream.config,
       upstream.config.basePath + url,
@@ -453,9 +469,57 @@ export async function createEdgeServer(options: EdgeServerOptions): Promise<Edge
         overrideCookie: plan.overrideCookie,
         upgrade,
       }),
-      hasBody ? raw : null,
+      body,
     );
     return null;
+  }
+
+  /**
+   * Sends the shadow copy of a request served by legacy (when its route copies this method and body); returns the
+   * body stream the primary must send (the client's, or a pass-through keeping a copy of it).
+   */
+  function startShadow(
+    raw: IncomingMessage,
+    state: EdgeRequestState,
+    decision: Decision,
+    plan: TablePlan,
+    peer: PeerInfo,
+    url: string,
+    body: Readable | null,
+    upgrade: string | null,
+  ): Readable | null {
+    const routeId = decision.routeId ?? '-';
+    if (upgrade !== null) {
+      // A tunnel has no single answer to compare.
+      shadows.skip(routeId, state.method, 'upgrade');
+      return body;
+    }
+    const length = raw.headers['content-length'];
+    const copy = shadows.begin(
+      plan.shadowRoutes.get(routeId),
+      routeId,
+      state.method,
+      body !== null,
+      length === undefined ? null : Number.parseInt(length, 10),
+    );
+    if (copy === null) return body;
+    state.shadow = copy;
+    const route = copy.route;
+    const headers = buildUpstreamHeaders(raw.rawHeaders, {
+      host: route.host,
+      peer: peer.ip,
+      peerTrusted: peer.trusted,
+      proto: 'http',
+      requestId: `${state.id}-shadow`,
+      overrideHeader: plan.overrideHeader,
+      overrideCookie: plan.overrideCookie,
+      upgrade: null,
+    });
+    const sent = copy.send(
+      { reqId: state.id, method: state.method, path: route.upstream.basePath + url, headers },
+      body === null ? null : raw,
+    );
+    return sent ?? body;
   }
 
   function refuse(state: EdgeRequestState, label: string, reason: string, err: EdgeError): EdgeError {
@@ -548,6 +612,7 @@ export async function createEdgeServer(options: EdgeServerOptions): Promise<Edge
       },
       upstreamError === null ? 'request' : 'request failed upstream',
     );
+    if (state.shadow !== null) state.shadow.primaryDone(!failed && !clientAborted && status !== 0);
     if (decision !== null && decision.routeId !== null && state.rejected === null) {
       // A client that went away says nothing about the upstream: no outcome then.
       if (upstreamError !== null) {
@@ -688,7 +753,7 @@ export async function createEdgeServer(options: EdgeServerOptions): Promise<Edge
       for (const socket of sockets) socket.destroy();
       await appClosed;
     }
-    await pools.close(1000);
+    await Promise.all([pools.close(1000), shadows.close()]);
     log.info({ event: 'edge.closed', drainedInTime: inTime }, 'edge listener closed');
   }
 
@@ -734,6 +799,7 @@ function compileTablePlan(routing: EdgeRouting, log: Logger): TablePlan {
     overrideHeader: table.override.header.toLowerCase(),
     overrideCookie: table.override.cookie,
     maxUrlLength: table.limits.maxUrlLength,
+    shadowRoutes: compileShadowRoutes(table, (u) => upstreams.get(u.name)?.host ?? null),
   };
 }
 

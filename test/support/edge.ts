@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '../../src/adapters/logger.ts';
 import { createMetrics, type EdgeMetrics } from '../../src/adapters/metrics.ts';
-import type { HostPolicy, RouteTable, UpstreamConfig } from '../../src/config/types.ts';
+import type { HostPolicy, RouteTable, ShadowPolicy, UpstreamConfig } from '../../src/config/types.ts';
 import type { Decision, Outcome, Target } from '../../src/core/types.ts';
 import { createEdgeServer, type EdgeRouting, type EdgeServer } from '../../src/http/edge-server.ts';
 import { TEST_ROLLOUT } from './route-table-fixtures.ts';
@@ -26,7 +26,9 @@ export interface PrefixRoute {
   /** Matches this path and everything under it. */
   readonly prefix: string;
   readonly service: string;
-  readonly mode?: 'legacy' | 'service';
+  /** `shadow`: served by legacy, copied to the service. Default `service`. */
+  readonly mode?: 'legacy' | 'service' | 'shadow';
+  readonly shadow?: ShadowPolicy;
 }
 
 export interface TableSpec {
@@ -70,6 +72,7 @@ export function makeTable(spec: TableSpec): RouteTable {
       mode: r.mode ?? 'service',
       adapter: null,
       rollout: TEST_ROLLOUT,
+      ...(r.shadow === undefined ? {} : { shadow: r.shadow }),
       line: i + 1,
     })),
     trustedProxies: spec.trustedProxies ?? [],
@@ -92,6 +95,9 @@ export function prefixRouting(table: RouteTable, routes: readonly PrefixRoute[])
       }
       if (override !== null) {
         return base(route.id, override, override === 'service' ? route.service : table.legacy, 'override');
+      }
+      if (route.mode === 'shadow') {
+        return { ...base(route.id, 'legacy', table.legacy, 'mode_shadow'), shadow: true };
       }
       return (route.mode ?? 'service') === 'service'
         ? base(route.id, 'service', route.service, 'mode_service')
@@ -123,6 +129,7 @@ export interface StartEdgeOptions {
   readonly recordOutcome?: (o: Outcome) => void;
   /** Listen address; default 127.0.0.1. */
   readonly host?: string;
+  readonly shadowMaxInFlight?: number;
 }
 
 export async function startEdge(spec: TableSpec, options: StartEdgeOptions = {}): Promise<TestEdge> {
@@ -145,6 +152,7 @@ export async function startEdge(spec: TableSpec, options: StartEdgeOptions = {})
     recordOutcome: options.recordOutcome ?? ((o) => outcomes.push(o)),
     verifyOverride: options.verifyOverride,
     shutdownTimeoutMs: options.shutdownTimeoutMs ?? 2_000,
+    shadowMaxInFlight: options.shadowMaxInFlight,
   });
   const host = options.host ?? '127.0.0.1';
   const { port } = await edge.listen(0, host);
