@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { freePort } from '../../bench/child-processes.ts';
-import { type EdgeApp, metricSamples, metricValue, startEdgeApp } from '../support/edge-app.ts';
+import { type EdgeApp, startEdgeApp } from '../support/edge-app.ts';
+import { metricSamples, metricValue } from '../support/prometheus-scrape.ts';
 import { startUpstream, type TestUpstream } from '../support/upstream.ts';
 
 const TOKEN = 'admin-test-token';

@@ -67,33 +67,3 @@ export async function startEdgeApp(routesYaml: string, options: StartEdgeAppOpti
     },
   };
 }
-
-/**
- * The value of one sample in Prometheus text exposition: `name` with exactly these labels (in any order).
- * Undefined when no such sample is exposed.
- */
-export function metricValue(
-  text: string,
-  name: string,
-  labels: Readonly<Record<string, string>> = {},
-): number | undefined {
-  const wanted = Object.entries(labels);
-  return metricSamples(text, name).find(
-    (s) => Object.keys(s.labels).length === wanted.length && wanted.every(([k, v]) => s.labels[k] === v),
-  )?.value;
-}
-
-/** Every label set exposed for `name`, parsed, with its value. */
-export function metricSamples(text: string, name: string): Array<{ labels: Record<string, string>; value: number }> {
-  const out: Array<{ labels: Record<string, string>; value: number }> = [];
-  for (const line of text.split('\n')) {
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const labels: Record<string, string> = {};
-    for (const pair of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) {
-      labels[pair[1] as string] = pair[2] as string;
-    }
-    out.push({ labels, value: Number(m[3]) });
-  }
-  return out;
-}

@@ -43,6 +43,28 @@ export function parsePrometheusText(text: string): Scrape {
   };
 }
 
+/** Every sample of `name` in Prometheus text, with its labels. */
+export function metricSamples(text: string, name: string): Array<Omit<Sample, 'name'>> {
+  return parsePrometheusText(text)
+    .samples.filter((s) => s.name === name)
+    .map(({ labels, value }) => ({ labels, value }));
+}
+
+/**
+ * The value of the sample of `name` with exactly these labels (in any order), read from Prometheus text;
+ * undefined when no such sample is exposed.
+ */
+export function metricValue(
+  text: string,
+  name: string,
+  labels: Readonly<Record<string, string>> = {},
+): number | undefined {
+  const wanted = Object.entries(labels);
+  return metricSamples(text, name).find(
+    (s) => Object.keys(s.labels).length === wanted.length && wanted.every(([k, v]) => s.labels[k] === v),
+  )?.value;
+}
+
 export async function scrapeMetrics(adminUrl: string): Promise<Scrape> {
   const res = await fetch(`${adminUrl}/metrics`);
   if (!res.ok) throw new Error(`GET /metrics answered ${res.status}`);
