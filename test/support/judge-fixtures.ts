@@ -1,23 +1,12 @@
 // Builders for judge inputs: a rollout policy with the routes.yaml defaults, and window stats from compact
 // descriptions (a latency → count map becomes the same histogram the outcome windows produce).
+import { DEFAULT_ROLLOUT } from '../../src/config/routes-schema.ts';
 import type { RolloutPolicy } from '../../src/config/types.ts';
 import { LATENCY_BUCKET_COUNT, latencyBucket, quantileFromBuckets } from '../../src/core/latency-histogram.ts';
 import type { RouteWindowStats, TargetWindowStats } from '../../src/core/types.ts';
 
 /** The defaults of routes.yaml / the config loader (minSamples 20, criticalConsecutiveFailures 5). */
-export const DEFAULT_POLICY: RolloutPolicy = {
-  steps: [10, 20, 30, 40, 50],
-  stepIntervalMs: 300_000,
-  minRequests: 200,
-  windowMs: 60_000,
-  evaluateEveryMs: 1_000,
-  maxErrorRate: 0.02,
-  maxErrorRateIncrease: 0.01,
-  maxP99Ms: 800,
-  maxP99Ratio: 1.5,
-  minSamples: 20,
-  criticalConsecutiveFailures: 5,
-};
+export const DEFAULT_POLICY: RolloutPolicy = DEFAULT_ROLLOUT;
 
 export interface TargetSpec {
   requests: number;
