@@ -5,18 +5,8 @@ import type { Logger } from '../adapters/logger.ts';
 import type { EdgeMetrics } from '../adapters/metrics.ts';
 import type { AuditLog } from '../adapters/ports.ts';
 import type { RouteConfig, RouteTable } from '../config/types.ts';
-import type { RolloutEvent } from '../core/rollout-machine.ts';
-import type { Actor, RolloutPhase, RouteRolloutState } from '../core/types.ts';
-
-export const PHASES: readonly RolloutPhase[] = [
-  'off',
-  'shadow',
-  'canary',
-  'holding',
-  'promoted',
-  'paused',
-  'rolled_back',
-];
+import { ROLLOUT_PHASES, type RolloutEvent } from '../core/rollout-machine.ts';
+import type { Actor, RouteRolloutState } from '../core/types.ts';
 
 export interface StoredChange {
   readonly from: RouteRolloutState | undefined;
@@ -48,13 +38,13 @@ export function evidenceOf(event: RolloutEvent, route: RouteConfig): unknown {
 
 export function setRouteGauges(metrics: EdgeMetrics, state: RouteRolloutState, now: number): void {
   const route = state.routeId;
-  for (const phase of PHASES) metrics.routeState.set({ route, phase }, phase === state.phase ? 1 : 0);
+  for (const phase of ROLLOUT_PHASES) metrics.routeState.set({ route, phase }, phase === state.phase ? 1 : 0);
   metrics.effectiveWeight.set({ route }, state.weight);
   metrics.timeOnStep.set({ route }, Math.max(0, now - state.since) / 1000);
 }
 
 export function clearRouteGauges(metrics: EdgeMetrics, routeId: string): void {
-  for (const phase of PHASES) metrics.routeState.remove({ route: routeId, phase });
+  for (const phase of ROLLOUT_PHASES) metrics.routeState.remove({ route: routeId, phase });
   metrics.effectiveWeight.remove({ route: routeId });
   metrics.timeOnStep.remove({ route: routeId });
 }

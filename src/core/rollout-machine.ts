@@ -54,6 +54,29 @@ export type TransitionResult =
   | { readonly ok: true; readonly state: RouteRolloutState; readonly changed: boolean }
   | { readonly ok: false; readonly code: 'RF_TRANSITION_REFUSED'; readonly message: string };
 
+/** Every phase a route can be in: what stored state and audit rows are checked against, and the metric's labels. */
+export const ROLLOUT_PHASES = [
+  'off',
+  'shadow',
+  'canary',
+  'holding',
+  'promoted',
+  'paused',
+  'rolled_back',
+] as const satisfies readonly RolloutPhase[];
+
+/** Whether `value` names an actor: stored state and audit rows come from other processes and are checked on read. */
+export function isActor(value: unknown): value is Actor {
+  return (
+    typeof value === 'string' &&
+    (value === 'system' ||
+      value === 'config' ||
+      value === 'judge' ||
+      value.startsWith('admin:') ||
+      value.startsWith('cli:'))
+  );
+}
+
 /** Phases in which service traffic depends on the rollout weight, so the judge's verdicts matter. */
 export const JUDGED_PHASES: ReadonlySet<RolloutPhase> = new Set<RolloutPhase>(['canary', 'holding', 'paused']);
 

@@ -4,39 +4,19 @@
 // hold must not make the event unwritable.
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import type { Actor, AuditEvent, RolloutPhase } from '../../core/types.ts';
+import { isActor, ROLLOUT_PHASES } from '../../core/rollout-machine.ts';
+import type { Actor, AuditEvent } from '../../core/types.ts';
 
 export interface AuditRecord extends AuditEvent {
   readonly eventId: string;
-}
-
-const PHASES = [
-  'off',
-  'shadow',
-  'canary',
-  'holding',
-  'promoted',
-  'paused',
-  'rolled_back',
-] as const satisfies readonly RolloutPhase[];
-
-function isActor(value: unknown): value is Actor {
-  return (
-    typeof value === 'string' &&
-    (value === 'system' ||
-      value === 'config' ||
-      value === 'judge' ||
-      value.startsWith('admin:') ||
-      value.startsWith('cli:'))
-  );
 }
 
 const recordSchema = z.object({
   eventId: z.string().min(1),
   at: z.number().finite(),
   routeId: z.string().min(1),
-  from: z.enum(PHASES),
-  to: z.enum(PHASES),
+  from: z.enum(ROLLOUT_PHASES),
+  to: z.enum(ROLLOUT_PHASES),
   fromWeight: z.number(),
   toWeight: z.number(),
   actor: z.custom<Actor>(isActor, 'not a known actor'),

@@ -3,31 +3,12 @@
 // a malformed entry is dropped and reported rather than handed to the request path.
 import { z } from 'zod';
 import { EdgeError } from '../../core/errors.ts';
-import type { Actor, RolloutPhase, RouteRolloutState } from '../../core/types.ts';
+import { isActor, ROLLOUT_PHASES } from '../../core/rollout-machine.ts';
+import type { Actor, RouteRolloutState } from '../../core/types.ts';
 
-const PHASES = [
-  'off',
-  'shadow',
-  'canary',
-  'holding',
-  'promoted',
-  'paused',
-  'rolled_back',
-] as const satisfies readonly RolloutPhase[];
+const phase = z.enum(ROLLOUT_PHASES);
 
-const phase = z.enum(PHASES);
-
-function isActor(value: string): value is Actor {
-  return (
-    value === 'system' ||
-    value === 'config' ||
-    value === 'judge' ||
-    value.startsWith('admin:') ||
-    value.startsWith('cli:')
-  );
-}
-
-const actor = z.custom<Actor>((value) => typeof value === 'string' && isActor(value), 'not a known actor');
+const actor = z.custom<Actor>(isActor, 'not a known actor');
 
 const routeStateSchema = z.object({
   routeId: z.string().min(1),
