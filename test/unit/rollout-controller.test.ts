@@ -372,13 +372,19 @@ describe('manual commands', () => {
 });
 
 describe('many replicas', () => {
-  test('a replica without the lease never advances; it takes over once the lease lapses', async () => {
+  /** Two replicas over one shared store and clock, both with ROUTE loaded. */
+  async function twoReplicas() {
     const clock = { now: T0 };
     const store = createFakeStateStore({ clock: () => clock.now });
     const a = harness({ store, clock, instanceId: 'replica-a' });
     const b = harness({ store, clock, instanceId: 'replica-b' });
     await a.controller.applyConfig(fastTable([{ id: ROUTE }]));
     await b.controller.applyConfig(fastTable([{ id: ROUTE }]));
+    return { store, a, b };
+  }
+
+  test('a replica without the lease never advances; it takes over once the lease lapses', async () => {
+    const { store, a, b } = await twoReplicas();
 
     await run(a, 1, {}, [a.controller, b.controller]);
     assert.equal(a.controller.isLeader(), true);
@@ -406,12 +412,7 @@ describe('many replicas', () => {
   });
 
   test('while a leader runs, the other replica takes no step at all', async () => {
-    const clock = { now: T0 };
-    const store = createFakeStateStore({ clock: () => clock.now });
-    const a = harness({ store, clock, instanceId: 'replica-a' });
-    const b = harness({ store, clock, instanceId: 'replica-b' });
-    await a.controller.applyConfig(fastTable([{ id: ROUTE }]));
-    await b.controller.applyConfig(fastTable([{ id: ROUTE }]));
+    const { store, a, b } = await twoReplicas();
     await run(a, 50, {}, [a.controller, b.controller]);
     assert.equal(store.get(ROUTE)?.weight, 50);
     assert.equal(b.audit.events.filter((e) => e.actor === 'judge').length, 0);
