@@ -101,6 +101,19 @@ function strategiesPath(project: string, name: string, environment: string): str
   return `${featurePath(project, name)}/environments/${encodeURIComponent(environment)}/strategies`;
 }
 
+function strategyPath(project: string, name: string, environment: string, strategyId: string): string {
+  return `${strategiesPath(project, name, environment)}/${encodeURIComponent(strategyId)}`;
+}
+
+/** What createFeature and updateFeatureMetadata write, with Unleash's own defaults filled in. */
+function featureMetadata(feature: { description?: string | null; type?: string; impressionData?: boolean }) {
+  return {
+    description: feature.description ?? '',
+    type: feature.type ?? 'release',
+    impressionData: feature.impressionData ?? false,
+  };
+}
+
 /** The feature with its per-environment state, or null when the project has no such feature. */
 export async function getFeature(
   url: string,
@@ -124,9 +137,7 @@ export async function createFeature(
 ): Promise<void> {
   await call(url, adminToken, 'POST', `admin/projects/${encodeURIComponent(project)}/features`, {
     name: feature.name,
-    description: feature.description ?? '',
-    type: feature.type ?? 'release',
-    impressionData: feature.impressionData ?? false,
+    ...featureMetadata(feature),
   });
 }
 
@@ -136,11 +147,7 @@ export async function updateFeatureMetadata(
   feature: { name: string; description?: string | null; type?: string; impressionData?: boolean },
   project = 'default',
 ): Promise<void> {
-  await call(url, adminToken, 'PUT', featurePath(project, feature.name), {
-    description: feature.description ?? '',
-    type: feature.type ?? 'release',
-    impressionData: feature.impressionData ?? false,
-  });
+  await call(url, adminToken, 'PUT', featurePath(project, feature.name), featureMetadata(feature));
 }
 
 export async function getStrategies(
@@ -174,13 +181,7 @@ export async function updateStrategy(
   environment = 'development',
   project = 'default',
 ): Promise<void> {
-  await call(
-    url,
-    adminToken,
-    'PUT',
-    `${strategiesPath(project, name, environment)}/${encodeURIComponent(strategyId)}`,
-    strategy,
-  );
+  await call(url, adminToken, 'PUT', strategyPath(project, name, environment, strategyId), strategy);
 }
 
 export async function deleteStrategy(
@@ -191,12 +192,7 @@ export async function deleteStrategy(
   environment = 'development',
   project = 'default',
 ): Promise<void> {
-  await call(
-    url,
-    adminToken,
-    'DELETE',
-    `${strategiesPath(project, name, environment)}/${encodeURIComponent(strategyId)}`,
-  );
+  await call(url, adminToken, 'DELETE', strategyPath(project, name, environment, strategyId));
 }
 
 /**
@@ -227,16 +223,10 @@ export async function setRolloutPercent(
   if (!Number.isInteger(percent) || percent < 0 || percent > 100) {
     throw new EdgeError('RF_VALIDATION', `rollout percent must be an integer 0-100, got ${percent}`);
   }
-  const strategy = await firstRollout(url, adminToken, name, environment, project);
-  await updateStrategy(
-    url,
-    adminToken,
-    name,
-    strategy.id,
-    { ...toPayload(strategy), parameters: { ...(strategy.parameters ?? {}), rollout: String(percent) } },
-    environment,
-    project,
-  );
+  await rewriteFirstRollout(url, adminToken, name, environment, project, (strategy) => ({
+    ...toPayload(strategy),
+    parameters: { ...(strategy.parameters ?? {}), rollout: String(percent) },
+  }));
 }
 
 /** Replaces the constraints of the flag's first flexibleRollout strategy in `environment`. */
@@ -248,16 +238,10 @@ export async function setConstraints(
   environment = 'development',
   project = 'default',
 ): Promise<void> {
-  const strategy = await firstRollout(url, adminToken, name, environment, project);
-  await updateStrategy(
-    url,
-    adminToken,
-    name,
-    strategy.id,
-    { ...toPayload(strategy), constraints: [...constraints] },
-    environment,
-    project,
-  );
+  await rewriteFirstRollout(url, adminToken, name, environment, project, (strategy) => ({
+    ...toPayload(strategy),
+    constraints: [...constraints],
+  }));
 }
 
 /**
@@ -292,6 +276,19 @@ async function firstRollout(
     });
   }
   return strategy;
+}
+
+/** Writes back the flag's first flexibleRollout strategy in `environment` as `rewrite` changes it. */
+async function rewriteFirstRollout(
+  url: string,
+  adminToken: string,
+  name: string,
+  environment: string,
+  project: string,
+  rewrite: (strategy: AdminStrategy) => StrategyPayload,
+): Promise<void> {
+  const strategy = await firstRollout(url, adminToken, name, environment, project);
+  await updateStrategy(url, adminToken, name, strategy.id, rewrite(strategy), environment, project);
 }
 
 /** An existing strategy as the body that writes it back unchanged. */
