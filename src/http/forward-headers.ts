@@ -97,6 +97,9 @@ export function buildUpstreamHeaders(rawHeaders: readonly string[], ctx: Upstrea
     switch (lower) {
       case 'expect':
       case 'x-request-id':
+      // The shadow marker is the edge's own word to a service ("this is a copy, skip side effects"): a client must
+      // not be able to say it.
+      case 'x-edge-shadow':
         continue;
       case 'content-length':
         // Path safety only lets identical repeats through (`42, 42`, RFC 9112 §6.3); the upstream gets one value.

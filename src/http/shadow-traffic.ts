@@ -448,19 +448,9 @@ export class ShadowCopy {
   }
 }
 
-/**
- * The headers with the edge's own shadow marker; one sent by the client is dropped, so the service can trust it
- * (it may skip side effects for shadow copies).
- */
+/** The upstream headers (which never carry a client's own marker: forward-headers drops it) plus the shadow marker. */
 export function markAsShadow(headers: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i + 1 < headers.length; i += 2) {
-    const name = headers[i]!;
-    if (name.length === SHADOW_HEADER.length && name.toLowerCase() === 'x-edge-shadow') continue;
-    out.push(name, headers[i + 1]!);
-  }
-  out.push(SHADOW_HEADER, '1');
-  return out;
+  return [...headers, SHADOW_HEADER, '1'];
 }
 
 function sendCopy(copy: ShadowCopy, body: Buffer | null): void {

@@ -115,6 +115,12 @@ describe('buildUpstreamHeaders', () => {
     assert.deepEqual(get(out, 'x-request-id'), ['req-1']);
   });
 
+  test("a client cannot send the edge's shadow marker to an upstream", () => {
+    const out = buildUpstreamHeaders(['Host', 'h', 'X-Edge-Shadow', '1', 'x-edge-shadow', '1', 'Accept', '*/*'], ctx);
+    assert.deepEqual(get(out, 'x-edge-shadow'), []);
+    assert.deepEqual(get(out, 'accept'), ['*/*']);
+  });
+
   test('host policy: preserve keeps the client Host, upstream/fixed replace it', () => {
     assert.deepEqual(get(buildUpstreamHeaders(['Host', 'client.example'], ctx), 'host'), ['client.example']);
     assert.deepEqual(get(buildUpstreamHeaders(['Host', 'client.example'], { ...ctx, host: '10.0.0.5:3001' }), 'host'), [
