@@ -9,6 +9,7 @@ import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
+import { freePort } from '../../bench/child-processes.ts';
 import { createUnleashFlagSource, type UnleashFlagSource } from '../../src/adapters/flags/unleash-flag-source.ts';
 import { createMetrics, type EdgeMetrics } from '../../src/adapters/metrics.ts';
 import type { FlagContext } from '../../src/core/types.ts';
@@ -65,9 +66,7 @@ describe('Unleash flag source without a usable Unleash', () => {
 
   test('with nothing listening, flags/ answers and the source reports itself stale', async () => {
     // A port that was free a moment ago: connections are refused.
-    const probe = createServer();
-    const port = await listen(probe);
-    await new Promise((r) => probe.close(r));
+    const port = await freePort();
 
     source = create(`http://127.0.0.1:${port}/api`);
     await source.start();

@@ -1,20 +1,11 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { freePort } from '../../bench/child-processes.ts';
 import { makeTable, requestLines, startEdge, type TestEdge } from '../support/edge.ts';
 import { send } from '../support/http-client.ts';
 import { type Blackhole, startBlackhole, startUpstream, type TestUpstream } from '../support/upstream.ts';
 import { waitFor } from '../support/wait.ts';
-
-/** A port nothing listens on (bound once, then released). */
-async function closedPort(): Promise<number> {
-  const s = http.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 function errorBody(body: Buffer): { code: string; message: string } {
   return (JSON.parse(body.toString()) as { error: { code: string; message: string } }).error;
@@ -68,7 +59,7 @@ describe('upstream failures answer 502/504 with a JSON body, never a crash', () 
       }
     });
     blackhole = await startBlackhole();
-    deadPort = await closedPort();
+    deadPort = await freePort(); // nothing listens there
     edge = await startEdge({
       upstreams: {
         flaky: { url: flaky.url, headersTimeoutMs: 200, bodyTimeoutMs: 300 },

@@ -4,6 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import WebSocket, { WebSocketServer } from 'ws';
+import { freePort } from '../../bench/child-processes.ts';
 import { requestLines, startEdge, type TestEdge } from '../support/edge.ts';
 import { rawExchange, rawJsonBody, rawStatus } from '../support/http-client.ts';
 import { waitFor } from '../support/wait.ts';
@@ -79,10 +80,7 @@ describe('WebSocket upgrades', () => {
   before(async () => {
     monolith = await startWsUpstream('monolith');
     agents = await startWsUpstream('agents');
-    const probe = http.createServer();
-    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
-    deadPort = (probe.address() as AddressInfo).port;
-    await new Promise<void>((r) => probe.close(() => r()));
+    deadPort = await freePort();
     edge = await startEdge({
       upstreams: { monolith: monolith.url, agents: agents.url, dead: `http://127.0.0.1:${deadPort}` },
       legacy: 'monolith',
