@@ -79,14 +79,19 @@ function start(file: string, options: Partial<RouteTableWatcherOptions> = {}): H
   return { tables, rejections, watcher, logs };
 }
 
+/** A watcher over a new file holding tableText('first'), told that table is the one already serving. */
+async function watchFirst(options: Partial<RouteTableWatcherOptions> = {}): Promise<{ file: string; h: Harness }> {
+  const file = await tempFile(tableText('first'));
+  return { file, h: start(file, { currentHash: hashRouteTableText(tableText('first')), ...options }) };
+}
+
 /** Longer than a debounce plus a poll period of the fast harness settings, so a late duplicate would have shown. */
 const FAST = { debounceMs: 20, pollIntervalMs: 50 } as const;
 const SETTLE_MS = 300;
 
 describe('watchRouteTable', { concurrency: true }, () => {
   test('an in-place edit is applied within a second, exactly once, with default timings', async () => {
-    const file = await tempFile(tableText('first'));
-    const h = start(file, { currentHash: hashRouteTableText(tableText('first')) });
+    const { file, h } = await watchFirst();
     try {
       await sleep(50);
       await writeFile(file, tableText('second'));
@@ -107,8 +112,7 @@ describe('watchRouteTable', { concurrency: true }, () => {
   });
 
   test('an invalid edit is rejected with every problem, once, and never reaches onTable; a fix then applies', async () => {
-    const file = await tempFile(tableText('first'));
-    const h = start(file, { ...FAST, currentHash: hashRouteTableText(tableText('first')) });
+    const { file, h } = await watchFirst(FAST);
     try {
       await writeFile(file, INVALID);
       await waitFor('the rejection', () => h.rejections.length > 0, 1000);
@@ -127,8 +131,7 @@ describe('watchRouteTable', { concurrency: true }, () => {
   });
 
   test('breaking the same way twice after a good edit is reported again', async () => {
-    const file = await tempFile(tableText('first'));
-    const h = start(file, { ...FAST, currentHash: hashRouteTableText(tableText('first')) });
+    const { file, h } = await watchFirst(FAST);
     try {
       await writeFile(file, INVALID);
       await waitFor('first rejection', () => h.rejections.length === 1, 1000);
@@ -143,8 +146,7 @@ describe('watchRouteTable', { concurrency: true }, () => {
   });
 
   test('rename-replace saves (write a temp file, rename it over) are applied, again and again', async () => {
-    const file = await tempFile(tableText('first'));
-    const h = start(file, { currentHash: hashRouteTableText(tableText('first')) });
+    const { file, h } = await watchFirst();
     try {
       for (const id of ['second', 'third']) {
         const temp = `${file}.${id}.tmp`;
@@ -162,8 +164,7 @@ describe('watchRouteTable', { concurrency: true }, () => {
   });
 
   test('the stat poll alone applies an edit within a second', async () => {
-    const file = await tempFile(tableText('first'));
-    const h = start(file, { fsWatch: false, currentHash: hashRouteTableText(tableText('first')) });
+    const { file, h } = await watchFirst({ fsWatch: false });
     try {
       await sleep(50);
       await writeFile(file, tableText('polled'));
@@ -175,13 +176,8 @@ describe('watchRouteTable', { concurrency: true }, () => {
   });
 
   test('reload() applies now, is true for the table already serving, and re-reports a rejection on demand', async () => {
-    const file = await tempFile(tableText('first'));
     // No automatic trigger can fire during this test: only reload() reads the file.
-    const h = start(file, {
-      fsWatch: false,
-      pollIntervalMs: 60_000,
-      currentHash: hashRouteTableText(tableText('first')),
-    });
+    const { file, h } = await watchFirst({ fsWatch: false, pollIntervalMs: 60_000 });
     try {
       assert.equal(await h.watcher.reload(), true);
       assert.equal(h.tables.length, 0);
@@ -206,14 +202,8 @@ describe('watchRouteTable', { concurrency: true }, () => {
   });
 
   test('known flags are read at every check: a flag added since start is accepted', async () => {
-    const file = await tempFile(tableText('first'));
     const flags = new Set(FLAGS);
-    const h = start(file, {
-      fsWatch: false,
-      pollIntervalMs: 60_000,
-      knownFlags: () => flags,
-      currentHash: hashRouteTableText(tableText('first')),
-    });
+    const { file, h } = await watchFirst({ fsWatch: false, pollIntervalMs: 60_000, knownFlags: () => flags });
     try {
       await writeFile(file, tableText('new-flag', 'raptorflow.brand-new'));
       assert.equal(await h.watcher.reload(), false);
@@ -250,8 +240,7 @@ describe('watchRouteTable', { concurrency: true }, () => {
   });
 
   test('a deleted file is reported once at 1:1 with the OS error; bringing it back applies it', async () => {
-    const file = await tempFile(tableText('first'));
-    const h = start(file, { ...FAST, currentHash: hashRouteTableText(tableText('first')) });
+    const { file, h } = await watchFirst(FAST);
     try {
       await unlink(file);
       await waitFor('the missing file reported', () => h.rejections.length > 0, 1000);
@@ -270,8 +259,7 @@ describe('watchRouteTable', { concurrency: true }, () => {
   });
 
   test('a file left empty is reported (after a grace period: a non-atomic write looks empty for a moment)', async () => {
-    const file = await tempFile(tableText('first'));
-    const h = start(file, { ...FAST, currentHash: hashRouteTableText(tableText('first')) });
+    const { file, h } = await watchFirst(FAST);
     try {
       await writeFile(file, '');
       await waitFor('the empty file reported', () => h.rejections.length === 1, 2000);
@@ -283,12 +271,7 @@ describe('watchRouteTable', { concurrency: true }, () => {
   });
 
   test('fs.watch alone picks up in-place and rename-replace edits (the poll is idle here)', async () => {
-    const file = await tempFile(tableText('first'));
-    const h = start(file, {
-      debounceMs: 20,
-      pollIntervalMs: 60_000,
-      currentHash: hashRouteTableText(tableText('first')),
-    });
+    const { file, h } = await watchFirst({ debounceMs: 20, pollIntervalMs: 60_000 });
     try {
       await writeFile(file, tableText('in-place'));
       await waitFor('in-place edit applied', () => h.tables.length === 1, 1000);
@@ -305,12 +288,7 @@ describe('watchRouteTable', { concurrency: true }, () => {
   });
 
   test('a file that is empty only for a moment (a slow non-atomic write) is not reported', async () => {
-    const file = await tempFile(tableText('first'));
-    const h = start(file, {
-      debounceMs: 20,
-      pollIntervalMs: 60_000,
-      currentHash: hashRouteTableText(tableText('first')),
-    });
+    const { file, h } = await watchFirst({ debounceMs: 20, pollIntervalMs: 60_000 });
     try {
       await writeFile(file, '');
       // Well past the debounce, so the empty file has been read; well inside the grace an empty file is given.
@@ -324,8 +302,7 @@ describe('watchRouteTable', { concurrency: true }, () => {
   });
 
   test('rewriting identical content applies nothing', async () => {
-    const file = await tempFile(tableText('first'));
-    const h = start(file, { ...FAST, currentHash: hashRouteTableText(tableText('first')) });
+    const { file, h } = await watchFirst(FAST);
     try {
       await writeFile(file, tableText('first'));
       await sleep(SETTLE_MS);
@@ -337,8 +314,7 @@ describe('watchRouteTable', { concurrency: true }, () => {
   });
 
   test('after close() edits are ignored and reload() is false', async () => {
-    const file = await tempFile(tableText('first'));
-    const h = start(file, { ...FAST, currentHash: hashRouteTableText(tableText('first')) });
+    const { file, h } = await watchFirst(FAST);
     h.watcher.close();
     await writeFile(file, tableText('second'));
     await sleep(SETTLE_MS);
@@ -348,11 +324,9 @@ describe('watchRouteTable', { concurrency: true }, () => {
   });
 
   test('a throwing callback is logged and the watcher keeps working', async () => {
-    const file = await tempFile(tableText('first'));
     let calls = 0;
-    const h = start(file, {
+    const { file, h } = await watchFirst({
       ...FAST,
-      currentHash: hashRouteTableText(tableText('first')),
       onTable: () => {
         calls++;
         throw new Error('consumer blew up');
