@@ -6,6 +6,7 @@ import { afterEach, describe, test } from 'node:test';
 import { queryDatabase } from '../support/databases.ts';
 import {
   createRolloutFixture,
+  DEFAULT_LATENCY_TUNING,
   explained,
   failedRules,
   metricValue,
@@ -135,7 +136,12 @@ describe('automatic rollback', () => {
   });
 
   test('500 ms of added service latency rolls back on the p99 rule', async (t) => {
-    const f = await createRolloutFixture({ label: 'latency', redis: true, postgres: true });
+    const f = await createRolloutFixture({
+      label: 'latency',
+      redis: true,
+      postgres: true,
+      tuning: DEFAULT_LATENCY_TUNING,
+    });
     fixture = f;
     const edge = await f.startEdge();
     const load = startLoad({ port: edge.port, rate: 150, users: 'latency' });

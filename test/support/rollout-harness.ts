@@ -17,6 +17,7 @@ import { closeServer, listen } from '../../examples/server-lifecycle.ts';
 import { createLogger } from '../../src/adapters/logger.ts';
 import { createEdge, type EdgeHandle } from '../../src/app.ts';
 import { loadEnv } from '../../src/config/env.ts';
+import { normalizedBucket } from '../../src/core/bucket.ts';
 import {
   createTestDatabase,
   deleteRedisKeys,
@@ -94,10 +95,16 @@ export const FAST_TUNING: RolloutTuning = {
   window: '5s',
   evaluateEvery: '1s',
   minSamples: 10,
-  // The judge holds while both sides are slower than this ("a shared slowdown"). 800 ms, the product default, is
-  // what a test machine busy with other test files reaches; the latency test relies on the ratio rule.
+  // Latency rules loosened for every test but the latency one (which sets the product defaults back): a test
+  // machine busy with other files stalls both example servers for hundreds of milliseconds at a time, and the
+  // judge then holds ("a shared slowdown", over 800 ms) or, when a stall happens to catch more service requests
+  // than monolith ones, rolls back on the ratio (seen at 3.5× with six files at once on two cores).
   maxP99Ms: 3000,
+  maxP99Ratio: 5,
 };
+
+/** The product's latency thresholds (routes.yaml defaults), for the test about latency. */
+export const DEFAULT_LATENCY_TUNING: RolloutTuning = { maxP99Ms: 800, maxP99Ratio: 1.5 };
 
 export function routesYaml(upstreams: { monolith: string; service: string }, tuning: RolloutTuning): string {
   const doc = {
@@ -518,6 +525,8 @@ async function spawnChildEdge(
 // ---- load ---------------------------------------------------------------------------------------------------------
 
 export interface LoadSample {
+  /** Its `x-user-id`. */
+  readonly user: string;
   /** When the request was sent (ms since epoch). */
   readonly sentAt: number;
   readonly doneAt: number;
@@ -558,7 +567,9 @@ export function startLoad(options: LoadOptions): LoadDriver {
   const rate = options.rate ?? 150;
   const users = options.users ?? 'user';
   const maxInFlight = options.maxInFlight ?? 200;
-  const pool = new Pool(`http://127.0.0.1:${options.port}`, { connections: 32, keepAliveTimeout: 10_000 });
+  // A connection for every request that may be in flight: with fewer, a slow moment of the edge would queue the
+  // load in this client and the requests would be decided seconds after they were "sent".
+  const pool = new Pool(`http://127.0.0.1:${options.port}`, { connections: maxInFlight, keepAliveTimeout: 10_000 });
   const samples: LoadSample[] = [];
   /** Requests on their way, by when they were sent. */
   const inFlight = new Map<Promise<void>, number>();
@@ -569,11 +580,13 @@ export function startLoad(options: LoadOptions): LoadDriver {
 
   const one = async (n: number) => {
     const sentAt = Date.now();
+    const user = `${users}-${n}`;
     try {
-      const res = await pool.request({ method: 'GET', path: ROUTE_PATH, headers: { 'x-user-id': `${users}-${n}` } });
+      const res = await pool.request({ method: 'GET', path: ROUTE_PATH, headers: { 'x-user-id': user } });
       await res.body.dump();
       const servedBy = res.headers['x-served-by'];
       samples.push({
+        user,
         sentAt,
         doneAt: Date.now(),
         servedBy: typeof servedBy === 'string' ? servedBy : null,
@@ -583,7 +596,7 @@ export function startLoad(options: LoadOptions): LoadDriver {
     } catch (err) {
       const error =
         err instanceof Error ? `${(err as { code?: string }).code ?? err.name}: ${err.message}` : String(err);
-      samples.push({ sentAt, doneAt: Date.now(), servedBy: null, status: 0, error });
+      samples.push({ user, sentAt, doneAt: Date.now(), servedBy: null, status: 0, error });
     }
   };
 
@@ -647,6 +660,38 @@ export function shareMatches(t: Tally, weight: number): boolean {
   const p = weight / 100;
   const sd = t.total > 0 ? Math.sqrt((p * (1 - p)) / t.total) * 100 : Number.POSITIVE_INFINITY;
   return Math.abs(t.servicePercent - weight) <= Math.max(5, 4 * sd);
+}
+
+/** The weight of the route from each audited transition on: `[{ from, weight }]`, oldest first. */
+export function weightTimeline(
+  history: readonly HistoryEvent[],
+): Array<{ readonly from: number; readonly weight: number }> {
+  return history.map((e) => ({ from: Date.parse(e.at), weight: e.toWeight }));
+}
+
+/**
+ * Answers that no weight in force while the request was on its way explains. A user goes to the service exactly
+ * when its sticky bucket (murmurhash of "<flag>:<user>", as Unleash computes it) is at most the weight; the edge
+ * decided somewhere between sending and answering, and a new weight is in force a moment after its audit time
+ * (the store write), hence `slackMs` before the send. Exact whatever the machine's load, unlike a share.
+ */
+export function misrouted(
+  samples: readonly LoadSample[],
+  timeline: ReadonlyArray<{ readonly from: number; readonly weight: number }>,
+  slackMs = 1000,
+): LoadSample[] {
+  return samples.filter((s) => {
+    if (s.servedBy !== SERVICE && s.servedBy !== MONOLITH) return false;
+    const weights = timeline
+      .filter(
+        (segment, i) =>
+          segment.from <= s.doneAt && (timeline[i + 1]?.from ?? Number.POSITIVE_INFINITY) > s.sentAt - slackMs,
+      )
+      .map((segment) => segment.weight);
+    if (weights.length === 0) return true;
+    const bucket = normalizedBucket(FLAG, s.user);
+    return s.servedBy === SERVICE ? bucket > Math.max(...weights) : bucket <= Math.min(...weights);
+  });
 }
 
 function count(samples: readonly LoadSample[]): Tally {
