@@ -234,7 +234,7 @@ async function main(): Promise<number> {
           'requests in rf_edge_requests_total during the run',
       );
     }
-    writeResultsFile(out, results, repoRoot);
+    writeResultsFile(out, results);
     const shown = relative(process.cwd(), out).startsWith('..') ? out : relative(process.cwd(), out);
     console.log(`\nresults: ${shown} (run took ${results.durationS.toFixed(0)} s)`);
 
