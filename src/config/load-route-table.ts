@@ -230,6 +230,15 @@ function crossFieldChecks(raw: unknown, options: ParseOptions): { errors: Findin
       });
     }
 
+    if (typeof route['adapter'] === 'string') {
+      // The key is part of the public contract, but no translator exists yet: say so rather than pretend.
+      warnings.push({
+        path: at('adapter'),
+        anchor: 'value',
+        message: `route "${id}": adapter "${route['adapter']}" is ignored: legacy-adapter translators are not implemented yet`,
+      });
+    }
+
     const mode = route['mode'] ?? 'legacy';
     const flag = route['flag'];
     if ((mode === 'canary' || mode === 'shadow') && (flag === undefined || flag === null)) {
