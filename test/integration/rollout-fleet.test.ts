@@ -51,8 +51,11 @@ describe('two edges on one Redis', () => {
     await explained([a, b], async () => {
       // Exactly one leader, and it stays the same one while both are alive.
       const first = await until(
-        'a leader',
-        async () => leaders(await views()).length === 1 && leaders(await views()),
+        'exactly one leader',
+        async () => {
+          const current = leaders(await views());
+          return current.length === 1 && current;
+        },
         10_000,
       );
       for (let i = 0; i < 4; i++) {
