@@ -87,6 +87,32 @@ describe('PostgreSQL audit trail', () => {
     }
   });
 
+  test('a log asked for history the moment it starts (an edge just restarted) answers from PostgreSQL', async () => {
+    const first = createPgAuditLog({
+      url: db.url(),
+      log: captureLog().log,
+      metrics: createMetrics({ processMetrics: false }),
+    });
+    first.append(auditEvent({ routeId: 'restarted', at: 1_700_000_100_000, toWeight: 30 }));
+    await first.flush(5000);
+    await first.close();
+
+    const second = createPgAuditLog({
+      url: db.url(),
+      log: captureLog().log,
+      metrics: createMetrics({ processMetrics: false }),
+    });
+    try {
+      const history = await second.history('restarted');
+      assert.deepEqual(
+        history.map((e) => e.toWeight),
+        [30],
+      );
+    } finally {
+      await second.close();
+    }
+  });
+
   test('a batch that was already written is not written twice', async () => {
     const ids = [randomUUID(), randomUUID(), randomUUID()];
     // As if an earlier attempt had committed the second event but its reply never arrived.

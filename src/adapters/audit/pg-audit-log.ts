@@ -298,6 +298,9 @@ export function createPgAuditLog(options: PgAuditLogOptions): PgAuditLog {
       if (max === 0) return [];
       const buffered = buffer.filter((record) => record.routeId === routeId).reverse();
       let stored = recentOf(routeId);
+      // Right after start the schema check is still under way: a short wait beats answering "no history" for a
+      // route whose rows are sitting in PostgreSQL.
+      if (!migrated && healthy !== false) await waitForSignal(readyWaiters, 2000);
       if (migrated && healthy !== false) {
         try {
           const { rows } = await pool.query<EventRow>(SELECT_HISTORY, [routeId, max]);
