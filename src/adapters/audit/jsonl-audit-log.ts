@@ -8,15 +8,8 @@ import type { AuditEvent } from '../../core/types.ts';
 import type { Logger } from '../logger.ts';
 import type { EdgeMetrics } from '../metrics.ts';
 import type { AuditLog } from '../ports.ts';
-import {
-  type AuditRecord,
-  historyLimit,
-  newestFirst,
-  parseAuditRecord,
-  toAuditEvent,
-  toAuditRecord,
-} from './audit-record.ts';
-import { waitForSignal } from './signal-wait.ts';
+import { type AuditRecord, historyLimit, newestFirst, parseAuditRecord, toAuditEvent } from './audit-record.ts';
+import { createAuditEventBuffer } from './event-buffer.ts';
 
 export const AUDIT_FILE_NAME = 'audit.jsonl';
 
@@ -68,22 +61,17 @@ async function* linesFromEnd(file: string): AsyncGenerator<string> {
 export function createJsonlAuditLog(options: JsonlAuditLogOptions): AuditLog {
   const { dataDir, log, metrics } = options;
   const file = join(dataDir, AUDIT_FILE_NAME);
-  const maxBuffered = options.maxBuffered ?? 100_000;
-  const buffer: AuditRecord[] = [];
+  const buffer = createAuditEventBuffer({
+    log,
+    metrics,
+    maxBuffered: options.maxBuffered ?? 100_000,
+    store: 'the file',
+    newEventId: options.newEventId,
+  });
   let writing: Promise<void> | null = null;
   let retryTimer: NodeJS.Timeout | undefined;
   let failures = 0;
-  let dropping = false;
   let closed = false;
-  const drained = new Set<() => void>();
-
-  function setPending(): void {
-    metrics?.auditPending.set(buffer.length);
-    if (buffer.length === 0) {
-      for (const resolve of drained) resolve();
-      drained.clear();
-    }
-  }
 
   function kick(): void {
     if (writing || retryTimer || buffer.length === 0) return;
@@ -95,17 +83,16 @@ export function createJsonlAuditLog(options: JsonlAuditLogOptions): AuditLog {
   }
 
   async function writeBuffered(): Promise<void> {
-    const batch = buffer.slice();
+    const batch = buffer.oldest();
     const text = batch.map((record) => `${JSON.stringify(record)}\n`).join('');
     try {
       await mkdir(dataDir, { recursive: true });
       await appendFile(file, text, 'utf8');
-      buffer.splice(0, batch.length);
       if (failures > 0) log.info({ event: 'audit.file_recovered', file }, 'audit file writable again');
       failures = 0;
-      dropping = false;
+      buffer.writesResumed();
       metrics?.storeHealthy.set({ store: 'audit' }, 1);
-      setPending();
+      buffer.removeFirst(batch.length);
     } catch (err) {
       failures += 1;
       metrics?.storeHealthy.set({ store: 'audit' }, 0);
@@ -132,7 +119,7 @@ export function createJsonlAuditLog(options: JsonlAuditLogOptions): AuditLog {
       retryTimer = undefined;
     }
     kick();
-    await waitForSignal(drained, timeoutMs);
+    await buffer.waitEmpty(timeoutMs);
   }
 
   /** The record on `line` if it is one of `routeId`'s; malformed lines are reported and skipped. */
@@ -157,31 +144,14 @@ export function createJsonlAuditLog(options: JsonlAuditLogOptions): AuditLog {
 
   return {
     append(event: AuditEvent) {
-      try {
-        if (buffer.length >= maxBuffered) {
-          metrics?.auditDropped.inc({ reason: 'buffer_full' });
-          if (!dropping) {
-            dropping = true;
-            log.error(
-              { event: 'audit.events_dropped', maxBuffered, routeId: event.routeId },
-              'audit buffer full; dropping new events until the file takes writes again',
-            );
-          }
-          return;
-        }
-        buffer.push(toAuditRecord(event, options.newEventId?.()));
-        metrics?.auditPending.set(buffer.length);
-        kick();
-      } catch (err) {
-        log.error({ event: 'audit.append_failed', err }, 'could not buffer an audit event');
-      }
+      if (buffer.append(event)) kick();
     },
     async history(routeId, limit) {
       const max = historyLimit(limit);
       if (max === 0) return [];
       // The buffer is read before the file: an event written in between shows up in both and is kept once,
       // instead of in neither.
-      const buffered = buffer.filter((record) => record.routeId === routeId).reverse();
+      const buffered = buffer.ofRoute(routeId);
       const stored: AuditRecord[] = [];
       try {
         for await (const line of linesFromEnd(file)) {

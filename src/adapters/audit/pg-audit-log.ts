@@ -8,14 +8,8 @@ import type { AuditEvent } from '../../core/types.ts';
 import type { Logger } from '../logger.ts';
 import type { EdgeMetrics } from '../metrics.ts';
 import type { AuditLog } from '../ports.ts';
-import {
-  type AuditRecord,
-  historyLimit,
-  newestFirst,
-  parseAuditRecord,
-  toAuditEvent,
-  toAuditRecord,
-} from './audit-record.ts';
+import { type AuditRecord, historyLimit, newestFirst, parseAuditRecord, toAuditEvent } from './audit-record.ts';
+import { createAuditEventBuffer } from './event-buffer.ts';
 import { DEFAULT_MIGRATIONS_DIR, type Migration, readMigrations, runMigrations } from './pg-migrations.ts';
 import { waitForSignal } from './signal-wait.ts';
 
@@ -85,7 +79,6 @@ const SELECT_HISTORY = `
 
 export function createPgAuditLog(options: PgAuditLogOptions): PgAuditLog {
   const { url, log, metrics } = options;
-  const maxBuffered = options.maxBuffered ?? 100_000;
   const batchSize = options.batchSize ?? 500;
   const retryMaxMs = options.retryMaxMs ?? 5000;
   const probeIntervalMs = options.probeIntervalMs ?? 5000;
@@ -109,14 +102,18 @@ export function createPgAuditLog(options: PgAuditLogOptions): PgAuditLog {
     log.debug({ event: 'audit.pg_client_error', err }, 'an idle PostgreSQL connection failed');
   });
 
-  const buffer: AuditRecord[] = [];
+  const buffer = createAuditEventBuffer({
+    log,
+    metrics,
+    maxBuffered: options.maxBuffered ?? 100_000,
+    store: 'PostgreSQL',
+    newEventId: options.newEventId,
+  });
   const recent = new Map<string, AuditRecord[]>();
-  const drained = new Set<() => void>();
   const readyWaiters = new Set<() => void>();
   let migrations: Migration[] | null = null;
   let migrated = false;
   let healthy: boolean | null = null;
-  let dropping = false;
   let stopped = false;
   let nap: { wake: () => void; reason: 'idle' | 'backoff' } | null = null;
 
@@ -127,7 +124,7 @@ export function createPgAuditLog(options: PgAuditLogOptions): PgAuditLog {
     metrics.storeHealthy.set({ store: 'audit' }, 1);
     if (healthy === true) return;
     healthy = true;
-    dropping = false;
+    buffer.writesResumed();
     log.info({ event: 'audit.pg_up', pending: buffer.length }, 'PostgreSQL reachable; writing the audit trail');
   }
 
@@ -139,13 +136,6 @@ export function createPgAuditLog(options: PgAuditLogOptions): PgAuditLog {
       { event: 'audit.pg_down', err, pending: buffer.length },
       'PostgreSQL unreachable; audit events stay buffered until it returns',
     );
-  }
-
-  function setPending(): void {
-    metrics.auditPending.set(buffer.length);
-    if (buffer.length > 0) return;
-    for (const resolve of drained) resolve();
-    drained.clear();
   }
 
   function remember(records: readonly AuditRecord[]): void {
@@ -216,8 +206,7 @@ export function createPgAuditLog(options: PgAuditLogOptions): PgAuditLog {
         );
       }
       // Both outcomes leave the buffer; the record is at its front (only the writer removes, and from the front).
-      if (buffer[0] === record) buffer.shift();
-      setPending();
+      buffer.removeFirst(buffer.first() === record ? 1 : 0);
     }
   }
 
@@ -241,12 +230,11 @@ export function createPgAuditLog(options: PgAuditLogOptions): PgAuditLog {
           }
           continue;
         }
-        const batch = buffer.slice(0, batchSize);
+        const batch = buffer.oldest(batchSize);
         try {
           await insert(batch);
-          buffer.splice(0, batch.length);
+          buffer.removeFirst(batch.length);
           remember(batch);
-          setPending();
         } catch (err) {
           if (!isDataError(err)) throw err;
           await insertOneByOne(batch);
@@ -269,34 +257,17 @@ export function createPgAuditLog(options: PgAuditLogOptions): PgAuditLog {
     if (buffer.length === 0) return;
     // Skip the rest of a backoff: a caller waiting on the buffer wants the next attempt now.
     nap?.wake();
-    await waitForSignal(drained, timeoutMs);
+    await buffer.waitEmpty(timeoutMs);
   }
 
   return {
     append(event: AuditEvent) {
-      try {
-        if (buffer.length >= maxBuffered) {
-          metrics.auditDropped.inc({ reason: 'buffer_full' });
-          if (!dropping) {
-            dropping = true;
-            log.error(
-              { event: 'audit.events_dropped', maxBuffered, routeId: event.routeId },
-              'audit buffer full; dropping new events until PostgreSQL takes writes again',
-            );
-          }
-          return;
-        }
-        buffer.push(toAuditRecord(event, options.newEventId?.()));
-        metrics.auditPending.set(buffer.length);
-        if (nap?.reason === 'idle') nap.wake();
-      } catch (err) {
-        log.error({ event: 'audit.append_failed', err }, 'could not buffer an audit event');
-      }
+      if (buffer.append(event) && nap?.reason === 'idle') nap.wake();
     },
     async history(routeId, limit) {
       const max = historyLimit(limit);
       if (max === 0) return [];
-      const buffered = buffer.filter((record) => record.routeId === routeId).reverse();
+      const buffered = buffer.ofRoute(routeId);
       let stored = recentOf(routeId);
       // Right after start the schema check is still under way: a short wait beats answering "no history" for a
       // route whose rows are sitting in PostgreSQL.
