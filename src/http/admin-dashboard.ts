@@ -48,7 +48,7 @@ async function refresh(){
   document.getElementById('rows').innerHTML = data.routes.map(r => '<tr>' +
     '<td><b>' + esc(r.id) + '</b><div class="small">' + esc(r.service) + (r.flag ? ' · ' + esc(r.flag) : '') + '</div></td>' +
     '<td>' + esc((r.methods || ['*']).join(',')) + ' ' + esc(r.path) + '</td><td>' + esc(r.mode) + '</td>' +
-    '<td class="phase ' + esc(r.phase) + '">' + esc(r.phase) + (r.stepIndex >= 0 ? ' (step ' + (r.stepIndex + 1) + '/' + r.steps.length + ')' : '') + '</td>' +
+    '<td class="phase ' + esc(r.phase) + '">' + esc(r.phase) + (r.manualWeight ? ' (weight set by hand)' : r.stepIndex >= 0 ? ' (step ' + (r.stepIndex + 1) + '/' + r.steps.length + ')' : '') + '</td>' +
     '<td><div class="bar"><div style="width:' + Number(r.weight) + '%"></div></div>' + Number(r.weight) + '%</td>' +
     '<td class="small">' + esc(r.reason) + '<br>' + esc(r.updatedBy) + ' · ' + esc(r.since) + '</td>' +
     '<td>' + ['pause','resume','promote','rollback'].map(c => '<button data-id="' + esc(r.id) + '" data-cmd="' + c + '">' + c + '</button>').join('') +
