@@ -213,7 +213,7 @@ describe('the canary split through the proxy, with flags from a real Unleash', (
     edge = await rig.startEdge(edgeEnv());
     traffic = userTraffic(edge.url);
     await waitFor('the flag source to be live', async () => (await edge.admin.routes()).flags.state === 'live', 10_000);
-    const view = await edge.admin.setWeight(ROUTE, ROUTE_WEIGHT);
+    const view = await edge.admin.setWeight(ROUTE_WEIGHT, 'canary evidence test', ROUTE);
     assert.equal(view.weight, ROUTE_WEIGHT);
     process.stdout.write(`# unleash-server 7.5.1 healthy after ${Math.round(unleash.startupMs)} ms\n`);
   });

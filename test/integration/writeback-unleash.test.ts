@@ -96,7 +96,7 @@ describe('rollback write-back to a real Unleash', () => {
       UNLEASH_REFRESH_MS: '300',
     });
     await waitFor('the flag source to be live', async () => (await edge.admin.routes()).flags.state === 'live', 10_000);
-    await edge.admin.setWeight(ROUTE, 50);
+    await edge.admin.setWeight(50, 'canary evidence test', ROUTE);
     load = steadyLoad(edge.url, '/api/agents/agt_0001', { connections: 4 });
   });
 
@@ -156,7 +156,8 @@ describe('rollback write-back to a real Unleash', () => {
     // The last fault's errors must have left the judge's window before the route runs again.
     const aged = firstRollbackAt + WINDOW_MS + 1000 - Date.now();
     if (aged > 0) await new Promise((r) => setTimeout(r, aged));
-    await edge.admin.command(ROUTE, 'resume');
+    const resumed = await edge.admin.command('resume', 'canary evidence test', ROUTE);
+    assert.equal(resumed.status, 200, `resume answered ${JSON.stringify(resumed.body)}`);
     // Resumed on its first step (10 %) and the flag seen on again: the effective weight says both.
     await waitFor(
       'the edge to see the flag on again',
@@ -166,7 +167,7 @@ describe('rollback write-back to a real Unleash', () => {
       },
       10_000,
     );
-    await edge.admin.setWeight(ROUTE, 50);
+    await edge.admin.setWeight(50, 'canary evidence test', ROUTE);
 
     await unleash.halt();
     await waitFor(

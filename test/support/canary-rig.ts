@@ -1,38 +1,25 @@
 // What the canary and write-back evidence tests share: the example monolith and agents service on port 0 (each with
 // a fault knob the test keeps), a temp directory holding flags/ (a copy of the repository's), DATA_DIR and
-// routes.yaml, whole edges built by `createEdge` from `loadEnv`, and a small client for their admin API.
-// `close()` puts everything away: edges, servers, the temp directory.
+// routes.yaml, whole edges built by `createEdge` from `loadEnv`, and a client for their admin API. The upstreams
+// and the admin client are the rollout harness's. `close()` puts everything away: edges, servers, the temp directory.
 
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AGENTS_SERVED_BY, createAgentsService } from '../../examples/agents-service.ts';
-import { FaultInjector } from '../../examples/faults.ts';
-import { createMonolith, MONOLITH_SERVED_BY } from '../../examples/monolith.ts';
-import { closeServer, listen } from '../../examples/server-lifecycle.ts';
 import { createEdge, type EdgeHandle } from '../../src/app.ts';
 import { loadEnv } from '../../src/config/env.ts';
 import { type CapturedLog, captureLog } from './log-capture.ts';
+import {
+  ADMIN_TOKEN,
+  type AdminClient,
+  adminClient,
+  type ExampleUpstream,
+  startExampleUpstreams,
+} from './rollout-harness.ts';
 
-export const SERVICE = AGENTS_SERVED_BY;
-export const MONOLITH = MONOLITH_SERVED_BY;
-export const ADMIN_TOKEN = 'canary-rig-admin-token';
+export { ADMIN_TOKEN, MONOLITH, SERVICE } from './rollout-harness.ts';
 
 const REPO_FLAGS = new URL('../../flags/raptorflow.json', import.meta.url);
-
-export interface RouteView {
-  readonly id: string;
-  readonly phase: string;
-  readonly weight: number;
-  readonly manualWeight: boolean;
-}
-
-export interface AdminClient {
-  routes(): Promise<{ routes: RouteView[]; flags: { state: string; staleSince: number | null } }>;
-  route(id: string): Promise<RouteView>;
-  setWeight(id: string, weight: number): Promise<RouteView>;
-  command(id: string, command: 'pause' | 'resume' | 'promote' | 'rollback'): Promise<RouteView>;
-}
 
 export interface RigEdge {
   readonly handle: EdgeHandle;
@@ -49,8 +36,8 @@ export interface CanaryRig {
   readonly flagsDir: string;
   readonly dataDir: string;
   readonly routesFile: string;
-  readonly monolith: { readonly url: string; readonly faults: FaultInjector };
-  readonly agents: { readonly url: string; readonly faults: FaultInjector };
+  readonly monolith: ExampleUpstream;
+  readonly agents: ExampleUpstream;
   writeRoutes(text: string): Promise<void>;
   /** An edge on 127.0.0.1 ports 0 over this rig's files; `env` adds or replaces variables. */
   startEdge(env?: Record<string, string>): Promise<RigEdge>;
@@ -65,14 +52,7 @@ export async function createCanaryRig(label: string): Promise<CanaryRig> {
   await mkdir(flagsDir);
   await copyFile(REPO_FLAGS, join(flagsDir, 'raptorflow.json'));
 
-  const monolithFaults = new FaultInjector();
-  const agentsFaults = new FaultInjector();
-  const monolith = createMonolith({ faults: monolithFaults });
-  const agents = createAgentsService({ faults: agentsFaults });
-  const [monolithUrl, agentsUrl] = await Promise.all([
-    listen(monolith, 0, '127.0.0.1'),
-    listen(agents, 0, '127.0.0.1'),
-  ]);
+  const upstreams = await startExampleUpstreams();
   const edges = new Set<RigEdge>();
 
   return {
@@ -80,8 +60,8 @@ export async function createCanaryRig(label: string): Promise<CanaryRig> {
     flagsDir,
     dataDir,
     routesFile,
-    monolith: { url: monolithUrl, faults: monolithFaults },
-    agents: { url: agentsUrl, faults: agentsFaults },
+    monolith: upstreams.monolith,
+    agents: upstreams.service,
     writeRoutes: (text) => writeFile(routesFile, text),
 
     async startEdge(extra = {}) {
@@ -100,12 +80,12 @@ export async function createCanaryRig(label: string): Promise<CanaryRig> {
         ...extra,
       });
       const handle = await createEdge(env, { log: log.log, processMetrics: false });
-      const adminUrl = `http://127.0.0.1:${handle.adminPort}`;
+      const admin = adminClient(handle.adminPort);
       const edge: RigEdge = {
         handle,
         url: `http://127.0.0.1:${handle.port}`,
-        adminUrl,
-        admin: adminClient(adminUrl),
+        adminUrl: admin.url,
+        admin,
         log,
         async close() {
           if (!edges.delete(edge)) return;
@@ -118,33 +98,9 @@ export async function createCanaryRig(label: string): Promise<CanaryRig> {
 
     async close() {
       for (const edge of [...edges]) await edge.close();
-      await Promise.all([closeServer(monolith), closeServer(agents)]);
+      await upstreams.close();
       await rm(root, { recursive: true, force: true });
     },
-  };
-}
-
-function adminClient(adminUrl: string): AdminClient {
-  const call = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-    const res = await fetch(`${adminUrl}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${ADMIN_TOKEN}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`${method} ${path} answered ${res.status}: ${text}`);
-    return JSON.parse(text) as T;
-  };
-  return {
-    routes: () => call('GET', '/api/routes'),
-    route: (id) => call('GET', `/api/routes/${encodeURIComponent(id)}`),
-    setWeight: (id, weight) =>
-      call('PUT', `/api/routes/${encodeURIComponent(id)}/weight`, { weight, reason: 'canary evidence test' }),
-    command: (id, command) =>
-      call('POST', `/api/routes/${encodeURIComponent(id)}/${command}`, { reason: 'canary evidence test' }),
   };
 }
 

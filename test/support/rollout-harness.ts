@@ -154,6 +154,8 @@ export interface RoutesView {
   readonly instance: string;
   readonly leader: boolean;
   readonly stores: { readonly state: boolean; readonly auditPending: number };
+  /** The flag source: `file`, `bootstrap`, `live` or `stale` (since when, ms). */
+  readonly flags: { readonly state: string; readonly staleSince: number | null };
   readonly routes: readonly RouteView[];
 }
 
@@ -199,6 +201,8 @@ export interface AdminClient {
   route(id?: string): Promise<RouteView>;
   /** Sends the command with the token; resolves with the status and the JSON body (errors included). */
   command(command: AdminCommand, reason: string, id?: string): Promise<{ status: number; body: unknown }>;
+  /** A manual weight; resolves with the route as the API answers it, throws unless it answers 2xx. */
+  setWeight(weight: number, reason: string, id?: string): Promise<RouteView>;
   /** The route's audit trail, oldest first (the API answers newest first). */
   history(id?: string): Promise<HistoryEvent[]>;
   metrics(): Promise<string>;
@@ -223,6 +227,16 @@ export function adminClient(adminPort: number): AdminClient {
         body: JSON.stringify({ reason, actor: 'rollout-test' }),
       });
       return { status: res.status, body: (await res.json()) as unknown };
+    },
+    async setWeight(weight, reason, id = ROUTE_ID) {
+      const url = `${base}/api/routes/${id}/weight`;
+      const res = await fetch(url, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ weight, reason, actor: 'rollout-test' }),
+      });
+      if (!res.ok) throw new Error(`PUT ${url} answered ${res.status}: ${await res.text()}`);
+      return (await res.json()) as RouteView;
     },
     async history(id = ROUTE_ID) {
       const body = await getJson<{ events: HistoryEvent[] }>(`${base}/api/routes/${id}/history?limit=1000`);
