@@ -22,8 +22,8 @@ import { failingRule, judge } from '../core/judge.ts';
 import { JUDGED_PHASES, type RolloutCommandName, type RolloutEvent, transition } from '../core/rollout-machine.ts';
 import type { Actor, RouteRolloutState, RouteWindowStats, Verdict } from '../core/types.ts';
 import {
+  announceRemoval,
   announceTransition,
-  clearRouteGauges,
   evidenceOf,
   type StoredChange,
   setRouteGauges,
@@ -423,35 +423,7 @@ export function createRolloutController(options: RolloutControllerOptions): Roll
         lastEvaluated.delete(routeId);
         countedUntil.delete(routeId);
         pendingLocal.delete(routeId);
-        clearRouteGauges(metrics, routeId);
-        const reason = 'route removed from routes.yaml';
-        audit.append({
-          at: now,
-          routeId,
-          from: before.phase,
-          to: 'off',
-          fromWeight: before.weight,
-          toWeight: 0,
-          actor: 'config',
-          reason,
-          evidence: { command: 'config', removed: true },
-          configHash: table.hash,
-        });
-        metrics.transitions.inc({ route: routeId, from: before.phase, to: 'off' });
-        log.info(
-          {
-            event: 'rollout.transition',
-            routeId,
-            from: before.phase,
-            to: 'off',
-            fromWeight: before.weight,
-            toWeight: 0,
-            actor: 'config',
-            reason,
-            instance: instanceId,
-          },
-          `route ${routeId}: ${reason}, its rollout state is forgotten`,
-        );
+        announceRemoval(effects, before, table, now);
       }
     }
     appliedHash = failed ? null : table.hash;

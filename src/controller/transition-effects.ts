@@ -6,7 +6,14 @@ import type { EdgeMetrics } from '../adapters/metrics.ts';
 import type { AuditLog } from '../adapters/ports.ts';
 import type { RouteConfig, RouteTable } from '../config/types.ts';
 import { ROLLOUT_PHASES, type RolloutEvent } from '../core/rollout-machine.ts';
-import type { Actor, RouteRolloutState } from '../core/types.ts';
+import type { Actor, AuditEvent, RouteRolloutState } from '../core/types.ts';
+
+export interface TransitionDeps {
+  readonly audit: AuditLog;
+  readonly metrics: EdgeMetrics;
+  readonly log: Logger;
+  readonly instanceId: string;
+}
 
 export interface StoredChange {
   readonly from: RouteRolloutState | undefined;
@@ -54,7 +61,7 @@ export function clearRouteGauges(metrics: EdgeMetrics, routeId: string): void {
  * counted and logged with the reason. `local` marks a blind replica's own rollback, not yet in the shared store.
  */
 export function announceTransition(
-  deps: { audit: AuditLog; metrics: EdgeMetrics; log: Logger; instanceId: string },
+  deps: TransitionDeps,
   change: StoredChange,
   route: RouteConfig,
   table: RouteTable,
@@ -67,37 +74,70 @@ export function announceTransition(
 
   const fromPhase = from?.phase ?? 'off';
   const fromWeight = from?.weight ?? 0;
-  deps.audit.append({
-    at: now,
-    routeId: to.routeId,
-    from: fromPhase,
-    to: to.phase,
-    fromWeight,
-    toWeight: to.weight,
-    actor: to.updatedBy,
-    reason: to.reason,
-    evidence: evidenceOf(event, route),
-    configHash: table.hash,
-  });
-  deps.metrics.transitions.inc({ route: to.routeId, from: fromPhase, to: to.phase });
-  const rollback = to.phase === 'rolled_back' && fromPhase !== 'rolled_back';
-  if (rollback) deps.metrics.rollbacks.inc({ route: to.routeId, actor: actorKind(to.updatedBy) });
+  record(
+    deps,
+    {
+      at: now,
+      routeId: to.routeId,
+      from: fromPhase,
+      to: to.phase,
+      fromWeight,
+      toWeight: to.weight,
+      actor: to.updatedBy,
+      reason: to.reason,
+      evidence: evidenceOf(event, route),
+      configHash: table.hash,
+    },
+    { stepIndex: to.stepIndex, revision: to.revision, ...(local ? { local: true } : {}) },
+    `route ${to.routeId}: ${fromPhase} ${fromWeight}% → ${to.phase} ${to.weight}% by ${to.updatedBy}${local ? ' (this replica only, store unreachable)' : ''}: ${to.reason}`,
+  );
+}
+
+/**
+ * Records that a route left routes.yaml and its stored state was forgotten: audited and counted as a move to
+ * `off` by config, so the trail shows where the route stood when it went.
+ */
+export function announceRemoval(deps: TransitionDeps, before: RouteRolloutState, table: RouteTable, now: number): void {
+  clearRouteGauges(deps.metrics, before.routeId);
+  const reason = 'route removed from routes.yaml';
+  record(
+    deps,
+    {
+      at: now,
+      routeId: before.routeId,
+      from: before.phase,
+      to: 'off',
+      fromWeight: before.weight,
+      toWeight: 0,
+      actor: 'config',
+      reason,
+      evidence: { command: 'config', removed: true },
+      configHash: table.hash,
+    },
+    {},
+    `route ${before.routeId}: ${reason}, its rollout state is forgotten`,
+  );
+}
+
+/** The audit row, the counters and the `rollout.transition` log line (a warning for a rollback). */
+function record(deps: TransitionDeps, row: AuditEvent, logFields: Record<string, unknown>, message: string): void {
+  deps.audit.append(row);
+  deps.metrics.transitions.inc({ route: row.routeId, from: row.from, to: row.to });
+  const rollback = row.to === 'rolled_back' && row.from !== 'rolled_back';
+  if (rollback) deps.metrics.rollbacks.inc({ route: row.routeId, actor: actorKind(row.actor) });
 
   const fields = {
     event: 'rollout.transition',
-    routeId: to.routeId,
-    from: fromPhase,
-    to: to.phase,
-    fromWeight,
-    toWeight: to.weight,
-    stepIndex: to.stepIndex,
-    actor: to.updatedBy,
-    reason: to.reason,
-    revision: to.revision,
+    routeId: row.routeId,
+    from: row.from,
+    to: row.to,
+    fromWeight: row.fromWeight,
+    toWeight: row.toWeight,
+    actor: row.actor,
+    reason: row.reason,
     instance: deps.instanceId,
-    ...(local ? { local: true } : {}),
+    ...logFields,
   };
-  const message = `route ${to.routeId}: ${fromPhase} ${fromWeight}% → ${to.phase} ${to.weight}% by ${to.updatedBy}${local ? ' (this replica only, store unreachable)' : ''}: ${to.reason}`;
   if (rollback) deps.log.warn(fields, message);
   else deps.log.info(fields, message);
 }
