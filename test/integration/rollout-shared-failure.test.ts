@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
+  assertRouteHolds,
   createRolloutFixture,
   explained,
   metricValue,
@@ -46,17 +47,7 @@ describe('a failure shared by the monolith and the service', () => {
         rule: 'inconclusive',
       });
       // Longer than the judge's window (5 s) and many step intervals (1 s).
-      const states: string[] = [];
-      for (let tick = 0; tick < 5; tick++) {
-        await sleep(1000);
-        const route = await edge.admin.route();
-        states.push(`${route.phase} ${route.weight}%`);
-        assert.deepEqual(
-          [route.phase, route.weight, route.since],
-          [before.phase, before.weight, before.since],
-          states.join(', '),
-        );
-      }
+      const states = await assertRouteHolds(edge.admin, before);
       const faultEnd = Date.now();
 
       await load.settled(faultEnd);

@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { queryDatabase, redisUrl } from '../support/databases.ts';
 import {
+  assertRouteHolds,
   createRolloutFixture,
   explained,
   type LoadDriver,
@@ -77,17 +78,7 @@ describe('Redis and PostgreSQL cut off mid-rollout', () => {
       const noticedMs = await until('the edge to notice', async () => (await blind()) && Date.now() - cutAt, 5000);
       // Read once blind: from here on nothing may move it.
       const held = await edge.admin.route();
-      const states: string[] = [];
-      for (let tick = 0; tick < 5; tick++) {
-        await sleep(1000);
-        const route = await edge.admin.route();
-        states.push(`${route.phase} ${route.weight}%`);
-        assert.deepEqual(
-          [route.phase, route.weight, route.since],
-          [held.phase, held.weight, held.since],
-          states.join(),
-        );
-      }
+      const states = await assertRouteHolds(edge.admin, held);
       assert.ok(await blind(), 'still blind at the end of the cut');
       const restoreAt = Date.now();
       restore();

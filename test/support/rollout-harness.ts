@@ -2,6 +2,7 @@
 // a temp routes.yaml and flags/ tuned to move in seconds, whole edges built by `createEdge` (in this process or in a
 // child process one can SIGKILL), an admin API client, a steady load of distinct users counted by who answered,
 // and the bookkeeping that puts it all away again (edges, relays, Redis keys, databases, temp dirs).
+import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -772,6 +773,25 @@ export async function untilRoute(
     const seen = last ? `${last.phase} ${last.weight}% (revision ${last.revision}): ${last.reason}` : 'nothing';
     throw new Error(`${(err as Error).message}; last seen ${seen}`);
   }
+}
+
+/**
+ * Looks at the route once a second for `ticks` seconds and fails at the first look where its phase, weight or step
+ * start differs from `held`; the message lists every look so far. Resolves with the looks (`canary 10%`, …).
+ */
+export async function assertRouteHolds(admin: AdminClient, held: RouteView, ticks = 5): Promise<string[]> {
+  const states: string[] = [];
+  for (let tick = 0; tick < ticks; tick++) {
+    await sleep(1000);
+    const route = await admin.route();
+    states.push(`${route.phase} ${route.weight}%`);
+    assert.deepEqual(
+      [route.phase, route.weight, route.since],
+      [held.phase, held.weight, held.since],
+      states.join(', '),
+    );
+  }
+  return states;
 }
 
 /** Resolves once the edge's judge has said "healthy" at least once (evidence flows, the rollout may advance). */
