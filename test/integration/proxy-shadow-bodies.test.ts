@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { startEdge, type TestEdge } from '../support/edge.ts';
 import { send } from '../support/http-client.ts';
 import { parsePrometheusText } from '../support/prometheus-scrape.ts';
-import { startUpstream, type TestUpstream } from '../support/upstream.ts';
+import { digestBody, startUpstream, type TestUpstream } from '../support/upstream.ts';
 import { waitFor } from '../support/wait.ts';
 
 interface Received {
@@ -22,27 +22,19 @@ interface Received {
 
 /** Reads the whole body, remembers its size and hash, answers them as JSON. */
 function bodyRecorder(into: Received[]): (req: IncomingMessage, res: ServerResponse) => void {
-  return (req, res) => {
-    const hash = createHash('sha256');
-    let bytes = 0;
-    req.on('data', (chunk: Buffer) => {
-      bytes += chunk.length;
-      hash.update(chunk);
-    });
-    req.on('end', () => {
+  return (req, res) =>
+    digestBody(req, (digest) => {
       const got: Received = {
         method: req.method ?? '',
         url: req.url ?? '',
         shadow: req.headers['x-edge-shadow'] === '1',
-        bytes,
-        sha256: hash.digest('hex'),
+        ...digest,
       };
       into.push(got);
       const text = JSON.stringify({ bytes: got.bytes, sha256: got.sha256 });
       res.writeHead(201, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
       res.end(text);
     });
-  };
 }
 
 function sha256(data: Buffer): string {

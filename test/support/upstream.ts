@@ -68,23 +68,31 @@ export interface EchoBody {
   readonly bodySha256: string;
 }
 
+/**
+ * Reads the request body to its end without keeping it, then calls `done` with its size and sha256 (hex): enough
+ * to show a body arrived whole and unchanged, whatever its size.
+ */
+export function digestBody(req: IncomingMessage, done: (digest: { bytes: number; sha256: string }) => void): void {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  req.on('data', (chunk: Buffer) => {
+    bytes += chunk.length;
+    hash.update(chunk);
+  });
+  req.on('end', () => done({ bytes, sha256: hash.digest('hex') }));
+}
+
 /** Answers every request with what it received (method, raw target, raw headers, body size and hash). */
 export function echoHandler(name: string): UpstreamHandler {
   return (req, res) => {
-    const hash = createHash('sha256');
-    let bytes = 0;
-    req.on('data', (chunk: Buffer) => {
-      bytes += chunk.length;
-      hash.update(chunk);
-    });
-    req.on('end', () => {
+    digestBody(req, ({ bytes, sha256 }) => {
       const body: EchoBody = {
         upstream: name,
         method: req.method ?? '',
         url: req.url ?? '',
         rawHeaders: req.rawHeaders,
         bodyBytes: bytes,
-        bodySha256: hash.digest('hex'),
+        bodySha256: sha256,
       };
       const text = JSON.stringify(body);
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
