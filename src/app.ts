@@ -12,10 +12,9 @@ import { createMetrics, type EdgeMetrics } from './adapters/metrics.ts';
 import { watchRouteTable } from './adapters/route-table-watcher.ts';
 import { createStateStore } from './adapters/state/index.ts';
 import type { EdgeEnv } from './config/env.ts';
-import { formatProblems, loadRouteTableFile } from './config/load-route-table.ts';
+import { formatProblems, loadRouteTableFile, routeTableError } from './config/load-route-table.ts';
 import type { RouteTable } from './config/types.ts';
 import { createRolloutController } from './controller/rollout-controller.ts';
-import { EdgeError } from './core/errors.ts';
 import { verifyOverride } from './core/override-token.ts';
 import { compileRouter } from './core/request-router.ts';
 import type { Target } from './core/types.ts';
@@ -65,15 +64,7 @@ export async function createEdge(env: EdgeEnv, options: CreateEdgeOptions = {}):
     await flags.start();
 
     const first = await loadRouteTableFile(env.ROUTES_FILE, { knownFlags: flags.knownFlags() });
-    if (!first.ok) {
-      throw new EdgeError(
-        'RF_CONFIG_INVALID',
-        `route table ${env.ROUTES_FILE} is invalid:\n${formatProblems(first.problems)}`,
-        {
-          details: first.problems,
-        },
-      );
-    }
+    if (!first.ok) throw routeTableError(first.problems);
     for (const w of first.warnings) log.warn({ event: 'config.warning', ...w }, w.message);
     let table = first.table;
 
