@@ -5,6 +5,7 @@ import type { AuditLog } from '../ports.ts';
 import { createJsonlAuditLog } from './jsonl-audit-log.ts';
 import { createPgAuditLog } from './pg-audit-log.ts';
 
+export { AUDIT_SPOOL_FILE_NAME } from './audit-spool.ts';
 export { AUDIT_FILE_NAME, createJsonlAuditLog, type JsonlAuditLogOptions } from './jsonl-audit-log.ts';
 export { createPgAuditLog, type PgAuditLog, type PgAuditLogOptions } from './pg-audit-log.ts';
 export { DEFAULT_MIGRATIONS_DIR, readMigrations, runMigrations } from './pg-migrations.ts';
@@ -13,7 +14,7 @@ export { DEFAULT_MIGRATIONS_DIR, readMigrations, runMigrations } from './pg-migr
 export interface AuditLogEnv {
   /** Empty or absent selects the JSON-lines file. */
   readonly DATABASE_URL?: string | undefined;
-  /** Where the JSON-lines file lives. */
+  /** Where the JSON-lines file lives, or with DATABASE_URL the spool of events PostgreSQL has not taken yet. */
   readonly DATA_DIR: string;
 }
 
@@ -25,7 +26,13 @@ export function createAuditLog(options: {
   const { env, log, metrics } = options;
   const databaseUrl = env.DATABASE_URL?.trim();
   if (databaseUrl) {
-    return createPgAuditLog({ url: databaseUrl, log: log.child({ component: 'audit', store: 'postgres' }), metrics });
+    return createPgAuditLog({
+      url: databaseUrl,
+      log: log.child({ component: 'audit', store: 'postgres' }),
+      metrics,
+      // Events PostgreSQL has not taken yet survive a crash there.
+      spoolDir: env.DATA_DIR,
+    });
   }
   return createJsonlAuditLog({
     dataDir: env.DATA_DIR,

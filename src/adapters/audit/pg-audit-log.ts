@@ -2,13 +2,23 @@
 // and one background writer inserts them in batches. While PostgreSQL is unreachable they stay buffered (up to a
 // bound) and go in when it returns; `ON CONFLICT (event_id) DO NOTHING` makes a batch retried after a lost reply
 // land once. history() answers from PostgreSQL plus whatever is still buffered, so nothing vanishes from the API
-// during an outage.
+// during an outage. With a spool directory every accepted event is also in a file until PostgreSQL has it, so a
+// process that dies during an outage leaves its events for the next start instead of losing them.
+import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { AuditEvent } from '../../core/types.ts';
 import type { Logger } from '../logger.ts';
 import type { EdgeMetrics } from '../metrics.ts';
 import type { AuditLog } from '../ports.ts';
-import { type AuditRecord, historyLimit, newestFirst, parseAuditRecord, toAuditEvent } from './audit-record.ts';
+import {
+  type AuditRecord,
+  historyLimit,
+  newestFirst,
+  parseAuditRecord,
+  toAuditEvent,
+  toAuditRecord,
+} from './audit-record.ts';
+import { type AuditSpool, createAuditSpool } from './audit-spool.ts';
 import { createAuditEventBuffer } from './event-buffer.ts';
 import { DEFAULT_MIGRATIONS_DIR, type Migration, readMigrations, runMigrations } from './pg-migrations.ts';
 import { waitForSignal } from './signal-wait.ts';
@@ -29,6 +39,11 @@ export interface PgAuditLogOptions {
   readonly probeIntervalMs?: number;
   /** Event ids are random UUIDs; tests inject their own. */
   readonly newEventId?: () => string;
+  /**
+   * Where `audit-spool.jsonl` keeps the events PostgreSQL has not taken yet (the edge passes DATA_DIR); events a
+   * previous process left there are written first. Absent: events wait in memory only.
+   */
+  readonly spoolDir?: string | undefined;
 }
 
 export interface PgAuditLog extends AuditLog {
@@ -102,13 +117,41 @@ export function createPgAuditLog(options: PgAuditLogOptions): PgAuditLog {
     log.debug({ event: 'audit.pg_client_error', err }, 'an idle PostgreSQL connection failed');
   });
 
+  // The record (and its id) is made here, before the buffer sees it, so the spooled line and the buffered record
+  // are the same event; the buffer is handed the id through `adoptedId`.
+  let adoptedId: string | undefined;
   const buffer = createAuditEventBuffer({
     log,
     metrics,
     maxBuffered: options.maxBuffered ?? 100_000,
     store: 'PostgreSQL',
-    newEventId: options.newEventId,
+    newEventId: () => adoptedId ?? randomUUID(),
   });
+  function buffered(record: AuditRecord): boolean {
+    adoptedId = record.eventId;
+    try {
+      return buffer.append(record);
+    } finally {
+      adoptedId = undefined;
+    }
+  }
+
+  const spool: AuditSpool | null =
+    options.spoolDir === undefined ? null : createAuditSpool({ dir: options.spoolDir, log });
+  if (spool) {
+    const left = spool.load();
+    for (const record of left) buffered(record);
+    if (left.length > 0) {
+      log.info(
+        { event: 'audit.spool_replayed', count: left.length, file: spool.file },
+        'audit events a previous process could not write are queued for PostgreSQL',
+      );
+    }
+  }
+  /** The writer dealt with the front of the buffer: the spool keeps only what is still pending. */
+  function spoolWritten(): void {
+    spool?.replace(buffer.oldest());
+  }
   const recent = new Map<string, AuditRecord[]>();
   const readyWaiters = new Set<() => void>();
   let migrations: Migration[] | null = null;
@@ -193,6 +236,14 @@ export function createPgAuditLog(options: PgAuditLogOptions): PgAuditLog {
 
   /** One bad event must not hold up the rest forever: write one by one and set aside what PostgreSQL refuses. */
   async function insertOneByOne(batch: readonly AuditRecord[]): Promise<void> {
+    try {
+      await insertEach(batch);
+    } finally {
+      spoolWritten();
+    }
+  }
+
+  async function insertEach(batch: readonly AuditRecord[]): Promise<void> {
     for (const record of batch) {
       try {
         await insert([record]);
@@ -235,6 +286,7 @@ export function createPgAuditLog(options: PgAuditLogOptions): PgAuditLog {
           await insert(batch);
           buffer.removeFirst(batch.length);
           remember(batch);
+          spoolWritten();
         } catch (err) {
           if (!isDataError(err)) throw err;
           await insertOneByOne(batch);
@@ -262,7 +314,17 @@ export function createPgAuditLog(options: PgAuditLogOptions): PgAuditLog {
 
   return {
     append(event: AuditEvent) {
-      if (buffer.append(event) && nap?.reason === 'idle') nap.wake();
+      let record: AuditRecord;
+      try {
+        record = toAuditRecord(event, options.newEventId?.());
+      } catch (err) {
+        log.error({ event: 'audit.append_failed', err }, 'could not make an audit record of the event');
+        return;
+      }
+      if (!buffered(record)) return;
+      // Synchronous: the line is in the file before append() returns, so a crash from here on loses nothing.
+      spool?.append(record);
+      if (nap?.reason === 'idle') nap.wake();
     },
     async history(routeId, limit) {
       const max = historyLimit(limit);
@@ -316,7 +378,12 @@ export function createPgAuditLog(options: PgAuditLogOptions): PgAuditLog {
       stopped = true;
       nap?.wake();
       await loop;
-      if (buffer.length > 0) {
+      if (buffer.length > 0 && spool) {
+        log.warn(
+          { event: 'audit.events_spooled', count: buffer.length, file: spool.file },
+          'closing with audit events PostgreSQL did not take; the next start writes them from the spool',
+        );
+      } else if (buffer.length > 0) {
         log.error(
           { event: 'audit.events_lost', count: buffer.length },
           'closing with audit events PostgreSQL did not take',
