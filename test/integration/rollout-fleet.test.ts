@@ -4,13 +4,12 @@
 // is taken twice (the audit trail in PostgreSQL, shared by both, holds each step once).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { queryDatabase } from '../support/databases.ts';
 import {
+  auditTrail,
   type ChildEdge,
   createRolloutFixture,
   explained,
   type LoadDriver,
-  ROUTE_ID,
   type RolloutFixture,
   type RoutesView,
   SERVICE,
@@ -108,11 +107,7 @@ describe('two edges on one Redis', () => {
       // The audit trail both wrote: every step once per run (two leaders never took the same step).
       const db = fixture.database;
       assert.ok(db);
-      const rows = await queryDatabase<{ to_phase: string; to_weight: number; actor: string }>(
-        db,
-        'SELECT to_phase, to_weight, actor FROM rollout_events WHERE route_id = $1 ORDER BY at, id',
-        [ROUTE_ID],
-      );
+      const rows = await auditTrail(db);
       const trail = rows.map((r) => `${r.to_phase} ${r.to_weight} ${r.actor}`);
       assert.deepEqual(trail.slice(0, 5), [
         'canary 10 config',

@@ -5,9 +5,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { queryDatabase, redisUrl } from '../support/databases.ts';
+import { redisUrl } from '../support/databases.ts';
 import {
   assertRouteHolds,
+  auditTrail,
   createRolloutFixture,
   explained,
   type LoadDriver,
@@ -22,12 +23,6 @@ import {
   untilHealthyVerdict,
   untilRoute,
 } from '../support/rollout-harness.ts';
-
-interface EventRow {
-  to_phase: string;
-  to_weight: number;
-  actor: string;
-}
 
 describe('Redis and PostgreSQL cut off mid-rollout', () => {
   let fixture: RolloutFixture;
@@ -48,12 +43,7 @@ describe('Redis and PostgreSQL cut off mid-rollout', () => {
     await fixture?.cleanup();
   });
 
-  const rows = () =>
-    queryDatabase<EventRow & Record<string, unknown>>(
-      fixture.database ?? assert.fail('no database'),
-      'SELECT to_phase, to_weight, actor FROM rollout_events WHERE route_id = $1 ORDER BY at, id',
-      [ROUTE_ID],
-    );
+  const rows = () => auditTrail(fixture.database ?? assert.fail('no database'));
   const storedState = async () => {
     const json = await redis.hget(`${fixture.redisPrefix}state`, ROUTE_ID);
     return json === null ? undefined : (JSON.parse(json) as { phase: string; weight: number });

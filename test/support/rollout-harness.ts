@@ -22,6 +22,7 @@ import { normalizedBucket } from '../../src/core/bucket.ts';
 import {
   createTestDatabase,
   deleteRedisKeys,
+  queryDatabase,
   REDIS_HOST,
   REDIS_PORT,
   redisUrl,
@@ -32,6 +33,22 @@ import { startTcpRelay, type TcpRelay } from './tcp-relay.ts';
 
 export const ADMIN_TOKEN = 'rollout-evidence-token';
 export const ROUTE_ID = 'agents-list';
+
+/** One row of the route's audit trail as PostgreSQL holds it. */
+export interface AuditTrailRow {
+  to_phase: string;
+  to_weight: number;
+  actor: string;
+}
+
+/** The route's rows in `rollout_events`, oldest first. */
+export function auditTrail(database: TestDatabase, routeId: string = ROUTE_ID): Promise<AuditTrailRow[]> {
+  return queryDatabase<AuditTrailRow & Record<string, unknown>>(
+    database,
+    'SELECT to_phase, to_weight, actor FROM rollout_events WHERE route_id = $1 ORDER BY at, id',
+    [routeId],
+  );
+}
 export const FLAG = 'raptorflow.agents-read';
 /** The route's path; the load asks for it (both servers answer it with the same agents list). */
 export const ROUTE_PATH = '/api/agents';
