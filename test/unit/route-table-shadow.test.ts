@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { formatProblems, parseRouteTable } from '../../src/config/load-route-table.ts';
+import { DEFAULT_SHADOW } from '../../src/config/routes-schema.ts';
 import type { RouteConfig } from '../../src/config/types.ts';
 
 function table(routeExtra: string[]): string {
@@ -36,6 +37,7 @@ function problems(routeExtra: string[]): string[] {
 describe('routes.yaml `shadow:` per route', () => {
   test('left out: safe methods only, no bodies, content-type and set-cookie names compared', () => {
     assert.deepEqual(route([]).shadow, {
+      ...DEFAULT_SHADOW,
       methods: [],
       maxBodyBytes: 0,
       compareHeaders: ['content-type', 'set-cookie'],
@@ -50,6 +52,7 @@ describe('routes.yaml `shadow:` per route', () => {
       '  compareHeaders: [Content-Type, Cache-Control]',
     ]).shadow;
     assert.deepEqual(shadow, {
+      ...DEFAULT_SHADOW,
       methods: ['POST', 'PUT'],
       maxBodyBytes: 65536,
       compareHeaders: ['content-type', 'cache-control'],
@@ -58,6 +61,7 @@ describe('routes.yaml `shadow:` per route', () => {
 
   test('a partial block keeps the defaults for what it leaves out', () => {
     assert.deepEqual(route(['shadow: { maxBodyBytes: 10 }']).shadow, {
+      ...DEFAULT_SHADOW,
       methods: [],
       maxBodyBytes: 10,
       compareHeaders: ['content-type', 'set-cookie'],
@@ -68,7 +72,7 @@ describe('routes.yaml `shadow:` per route', () => {
     assert.deepEqual(problems(['shadow:', '  methods: [FETCH]', '  maxBodyBytes: -1', '  compare: []']), [
       '13:17 routes[0].shadow.methods[0]: unknown HTTP method "FETCH"',
       '14:21 routes[0].shadow.maxBodyBytes: must not be negative, got -1',
-      '15:7 routes[0].shadow.compare: unknown key "compare" (allowed keys: methods, maxBodyBytes, compareHeaders)',
+      '15:7 routes[0].shadow.compare: unknown key "compare" (allowed keys: methods, maxBodyBytes, compareHeaders, maxDiffBytes, rules, gate, minRequests, maxMismatchRate, canarySampleRate, window, samples, noise)',
     ]);
   });
 });
