@@ -18,6 +18,7 @@ import type { Socket } from 'node:net';
 import type { Duplex, Readable } from 'node:stream';
 import replyFrom, { type FastifyReplyFromHooks } from '@fastify/reply-from';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { createMemoryDiffStore } from '../adapters/diff/diff-store.ts';
 import type { Logger } from '../adapters/logger.ts';
 import type { EdgeMetrics } from '../adapters/metrics.ts';
 import type { RouteTable, UpstreamConfig } from '../config/types.ts';
@@ -32,6 +33,7 @@ import {
   readCookie,
   saneRequestId,
 } from './forward-headers.ts';
+import { ShadowDiffRecorder } from './shadow-diff.ts';
 import { compileShadowRoutes, type ShadowCopy, type ShadowRoute, ShadowTraffic } from './shadow-traffic.ts';
 import { proxyUpgrade, writeErrorHead } from './upgrade-proxy.ts';
 import {
@@ -61,6 +63,8 @@ export interface EdgeServerOptions {
   readonly shutdownTimeoutMs?: number | undefined;
   /** Shadow copies in flight at once (beyond: not copied, counted `skipped`). Default 64. */
   readonly shadowMaxInFlight?: number | undefined;
+  /** Compares shadow answers and counts them (default: a process-local diff store). */
+  readonly shadowDiff?: ShadowDiffRecorder | undefined;
 }
 
 export interface EdgeServer {
@@ -188,7 +192,13 @@ export async function createEdgeServer(options: EdgeServerOptions): Promise<Edge
   const pools = new UpstreamPools(log);
   const requestMetrics = new RequestMetricCache(metrics);
   const decisionCounters = new Map<string, { inc(): void }>();
-  const shadows = new ShadowTraffic({ log, metrics, recordOutcome, maxInFlight: options.shadowMaxInFlight });
+  const shadows = new ShadowTraffic({
+    log,
+    metrics,
+    recordOutcome,
+    maxInFlight: options.shadowMaxInFlight,
+    diff: options.shadowDiff ?? new ShadowDiffRecorder({ store: createMemoryDiffStore(), metrics, log }),
+  });
 
   let lastRouting: EdgeRouting | null = null;
   let lastPlan: TablePlan | null = null;
@@ -455,7 +465,9 @@ export async function createEdgeServer(options: EdgeServerOptions): Promise<Edge
       (headers['transfer-encoding'] !== undefined ||
         (headers['content-length'] !== undefined && headers['content-length'] !== '0'));
     let body: Readable | null = hasBody ? raw : null;
-    if (decision.shadow) body = startShadow(raw, state, decision, plan, peer, url, body, upgrade);
+    if (decision.shadow || shadows.sampleCanary(plan.shadowRoutes.get(decision.routeId ?? ''), decision)) {
+      body = startShadow(raw, state, decision, plan, peer, url, body, upgrade);
+    }
     state.forward = new ForwardPlan(
       upstream.config,
       upstream.config.basePath + url,
@@ -501,6 +513,7 @@ export async function createEdgeServer(options: EdgeServerOptions): Promise<Edge
       state.method,
       body !== null,
       length === undefined ? null : Number.parseInt(length, 10),
+      !decision.shadow,
     );
     if (copy === null) return body;
     state.shadow = copy;
@@ -515,8 +528,25 @@ export async function createEdgeServer(options: EdgeServerOptions): Promise<Edge
       overrideCookie: plan.overrideCookie,
       upgrade: null,
     });
+    // The per-request noise call: the same request to the monolith once more, addressed as the primary was.
+    const noise =
+      copy.wantsNoiseCall && route.legacy !== null
+        ? {
+            path: route.legacy.basePath + url,
+            headers: buildUpstreamHeaders(raw.rawHeaders, {
+              host: route.legacyHost,
+              peer: peer.ip,
+              peerTrusted: peer.trusted,
+              proto: 'http',
+              requestId: `${state.id}-noise`,
+              overrideHeader: plan.overrideHeader,
+              overrideCookie: plan.overrideCookie,
+              upgrade: null,
+            }),
+          }
+        : undefined;
     const sent = copy.send(
-      { reqId: state.id, method: state.method, path: route.upstream.basePath + url, headers },
+      { reqId: state.id, method: state.method, path: route.upstream.basePath + url, headers, noise },
       body === null ? null : raw,
     );
     return sent ?? body;
