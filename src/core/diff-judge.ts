@@ -20,6 +20,11 @@ export interface DiffPolicy {
   readonly maxMismatchRate: number;
 }
 
+/** A copy the service did not answer is not an equal answer: errors count as compared and different. */
+function counted(summary: DiffSummary): { compared: number; mismatches: number } {
+  return { compared: summary.compared + summary.errors, mismatches: summary.mismatches + summary.errors };
+}
+
 function pct(rate: number): string {
   return `${(rate * 100).toFixed(2)}%`;
 }
@@ -37,7 +42,7 @@ export type GateDecision =
 
 /** Whether a gated route may leave shadow for its first step. */
 export function diffGate(summary: DiffSummary, policy: DiffPolicy): GateDecision {
-  const { compared, mismatches } = summary;
+  const { compared, mismatches } = counted(summary);
   const rate = compared > 0 ? mismatches / compared : 0;
   const upper = rateUpperBound(mismatches, compared, CONFIDENCE);
   const figures = `${mismatches}/${compared} compared answers differ after noise (${pct(rate)}, upper bound ${pct(upper)})`;
@@ -62,7 +67,7 @@ export function diffCheck(
   policy: DiffPolicy,
   minSamples: number,
 ): { readonly outcome: DiffCheckOutcome; readonly check: VerdictCheck } {
-  const { compared, mismatches } = summary;
+  const { compared, mismatches } = counted(summary);
   const rate = compared > 0 ? mismatches / compared : 0;
   if (compared < minSamples) {
     const detail = `${compared} comparisons, need ${minSamples} to judge answers`;
