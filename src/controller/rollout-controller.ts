@@ -18,7 +18,7 @@ import type { EdgeMetrics } from '../adapters/metrics.ts';
 import type { AuditLog, StateStore } from '../adapters/ports.ts';
 import type { RouteConfig, RouteTable } from '../config/types.ts';
 import { diffCheck, diffGate, withDiffCheck } from '../core/diff-judge.ts';
-import { type Counters, summarize } from '../core/diff-tally.ts';
+import { type Counters, slotOf, summarize } from '../core/diff-tally.ts';
 import { EdgeError, isEdgeError } from '../core/errors.ts';
 import { failingRule, judge } from '../core/judge.ts';
 import { JUDGED_PHASES, type RolloutCommandName, type RolloutEvent, transition } from '../core/rollout-machine.ts';
@@ -360,8 +360,8 @@ export function createRolloutController(options: RolloutControllerOptions): Roll
     const shadow = route.shadow;
     if (!shadow || !options.diffCounters) return;
     const counters = await options.diffCounters(route.id);
-    // Only what was compared since the route entered shadow counts (a slot that began earlier is left out).
-    const summary = summarize(counters, state.since, diffThresholds(route));
+    // What was compared since the route entered shadow counts (from the start of that time slot).
+    const summary = summarize(counters, slotOf(state.since), diffThresholds(route));
     const gate = diffGate(summary, shadow);
     log.debug(
       { event: 'rollout.shadow_gate', routeId: route.id, outcome: gate.outcome, reason: gate.reason },

@@ -18,7 +18,9 @@
 //   raw|<status>|<field>   noise|<status>|<field>               the learned-noise pairs
 //   hint|<what>|<status>|<field>                               what the differences looked like (for `suggest`)
 //   slot|<slotStart>|compared, slot|<slotStart>|sig|<fields>   per time slot: which set of fields differed per
-//                                                              request, after rules and per-request noise, so the
+//                                                              request (a request with no difference has none;
+//                                                              an empty set means all per-request noise), after
+//                                                              rules and per-request noise, so the
 //                                                              mismatch rate can be recomputed whenever what is
 //                                                              known about noise changes
 //   slot|<slotStart>|result|<result>                           match / mismatch / error / skipped as compared then
@@ -104,7 +106,8 @@ export function countComparison(
     if (raw.size > 0 && remaining.size === 0) inc(out, 'request_noise');
   }
   const fields = [...remaining].sort();
-  inc(out, `${slot}sig|${fields.join('\u001f')}`);
+  // No difference at all is not a signature; an empty signature is "every difference was per-request noise".
+  if (raw.size > 0) inc(out, `${slot}sig|${fields.join('\u001f')}`);
   return { increments: out, fields };
 }
 
@@ -156,7 +159,7 @@ export interface FieldSummary {
 export interface DiffSummary {
   /** Comparisons in the slots read. */
   readonly compared: number;
-  /** Of them, with at least one difference left after rules and per-request noise. */
+  /** Of them, with at least one difference left after rules (noise or not). */
   readonly rawMismatches: number;
   /** Of them, with at least one difference on a field that is not (learned) noise: the mismatch rate's numerator. */
   readonly mismatches: number;
@@ -218,12 +221,9 @@ export function summarize(counters: Counters, from: number, thresholds: NoiseThr
     if (rest === 'compared') compared += n;
     else if (rest === 'result|error') errors += n;
     else if (rest === 'result|skipped') skipped += n;
-    else if (rest.startsWith('sig|') && rest.length > 4) {
+    else if (rest.startsWith('sig|')) {
       rawMismatches += n;
-      const real = rest
-        .slice(4)
-        .split('\u001f')
-        .filter((key) => !noise.has(key));
+      const real = (rest.length > 4 ? rest.slice(4).split('\u001f') : []).filter((key) => !noise.has(key));
       if (real.length === 0) continue;
       mismatches += n;
       for (const key of real) named.set(key, (named.get(key) ?? 0) + n);

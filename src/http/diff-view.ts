@@ -6,7 +6,7 @@ import type { DiffSample } from '../adapters/diff/diff-store.ts';
 import { DEFAULT_SHADOW } from '../config/routes-schema.ts';
 import type { RouteConfig } from '../config/types.ts';
 import { diffCheck, diffGate } from '../core/diff-judge.ts';
-import { type Counters, suggestRules, summarize } from '../core/diff-tally.ts';
+import { type Counters, slotOf, suggestRules, summarize } from '../core/diff-tally.ts';
 import type { RouteRolloutState } from '../core/types.ts';
 
 const MAX_FIELDS_SHOWN = 100;
@@ -22,7 +22,7 @@ export function diffView(
   const thresholds = { relative: policy.noise.relativeThreshold, absolute: policy.noise.absoluteThreshold };
   const gating = policy.gate && route.mode === 'canary' && state?.phase === 'shadow';
   // The gate counts since the route entered shadow; otherwise the diff rule's window.
-  const from = gating && state !== undefined ? state.since : now - policy.window;
+  const from = gating && state !== undefined ? slotOf(state.since) : now - policy.window;
   const summary = summarize(counters, from, thresholds);
   const verdict = gating
     ? (() => {

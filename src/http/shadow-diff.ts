@@ -5,7 +5,7 @@
 // Results: `match` (no difference after rules), `noise` (differences, every one of them noise: the monolith
 // disagreed with itself on the field for this request, or the field is learned noise), `mismatch` (at least one
 // real difference), `skipped` (bodies too large to compare and not byte-equal). The learned verdicts come from the
-// store's counters, re-read at most once a second per route: a comparison never waits for the store.
+// store's counters, re-read at most four times a second per route: a comparison never waits for the store.
 
 import type { DiffSample, DiffStore, SampleAnswer } from '../adapters/diff/diff-store.ts';
 import type { Logger } from '../adapters/logger.ts';
@@ -25,7 +25,7 @@ import {
 const SECRET_HEADERS: ReadonlySet<string> = new Set(['cookie', 'set-cookie', 'authorization', 'proxy-authorization']);
 /** Body text kept per side in a sample. */
 export const SAMPLE_BODY_CHARS = 16 * 1024;
-const VERDICT_REFRESH_MS = 1000;
+const VERDICT_REFRESH_MS = 250;
 
 export type DiffOutcome =
   | { readonly result: 'match' }
