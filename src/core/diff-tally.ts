@@ -291,7 +291,8 @@ export function suggestRule(counters: Counters, status: number, field: string): 
   }
   if (all('num')) {
     const exp = largestExponent(counters, 'hint|numexp', key) ?? 0;
-    return `- { path: ${path}, tolerance: { absolute: ${10 ** exp} } }`;
+    // 10 ** -1 is 0.1 exactly as printed, but not every power is: print the one significant digit.
+    return `- { path: ${path}, tolerance: { absolute: ${Number((10 ** exp).toPrecision(1))} } }`;
   }
   if (all('shape')) return `- { path: ${path}, sameShape: true }`;
   return `- { path: ${path}, ignore: true }`;

@@ -177,9 +177,12 @@ function keySegment(key: string): string {
 // RFC 3339 / ISO 8601 date-times and dates: what a timestamp rule accepts as a string.
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/i;
 
-/** Milliseconds since the epoch for a date string or an epoch number (seconds below 1e11, else ms); else null. */
+/**
+ * Milliseconds since the epoch for a date string or an epoch number (seconds below 1e11, else ms; below 1e9, i.e.
+ * before 2001, a number is a count or a price, not a clock); else null.
+ */
 export function timestampMs(value: unknown): number | null {
-  if (typeof value === 'number' && Number.isFinite(value) && value > 0) return value < 1e11 ? value * 1000 : value;
+  if (typeof value === 'number' && Number.isFinite(value) && value >= 1e9) return value < 1e11 ? value * 1000 : value;
   if (typeof value !== 'string' || !ISO_DATE.test(value)) return null;
   const ms = Date.parse(value);
   return Number.isNaN(ms) ? null : ms;
