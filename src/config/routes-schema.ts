@@ -350,6 +350,8 @@ export const upstreamSchema = strictObject({
   host: hostPolicy.optional(),
   rewriteLocation: z.boolean().optional(),
   connections: positiveInt.optional(),
+  // The service treats `x-edge-shadow: 1` as a dry run: only then may a route copy writes to it (load-route-table).
+  shadowDryRun: z.boolean().optional(),
 }).transform(
   (u): Omit<UpstreamConfig, 'name'> => ({
     ...u.url,
@@ -359,6 +361,7 @@ export const upstreamSchema = strictObject({
     host: u.host ?? { kind: 'preserve' },
     rewriteLocation: u.rewriteLocation ?? false,
     connections: u.connections ?? DEFAULT_UPSTREAM.connections,
+    shadowDryRun: u.shadowDryRun ?? false,
   }),
 );
 

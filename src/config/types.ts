@@ -26,6 +26,8 @@ export interface UpstreamConfig {
   readonly rewriteLocation: boolean;
   /** Max pooled connections to this upstream. */
   readonly connections: number;
+  /** The upstream treats `x-edge-shadow: 1` as a dry run, so shadow copies of writes may be sent to it. */
+  readonly shadowDryRun?: boolean;
 }
 
 export type StickinessSource =

@@ -4,12 +4,12 @@ import { formatProblems, parseRouteTable } from '../../src/config/load-route-tab
 import { DEFAULT_SHADOW } from '../../src/config/routes-schema.ts';
 import type { RouteConfig } from '../../src/config/types.ts';
 
-function table(routeExtra: string[]): string {
+function table(routeExtra: string[], agents = '{ url: http://127.0.0.1:3002, shadowDryRun: true }'): string {
   return [
     'version: 1',
     'upstreams:',
     '  monolith: { url: http://127.0.0.1:3001 }',
-    '  agents: { url: http://127.0.0.1:3002 }',
+    `  agents: ${agents}`,
     'legacy: monolith',
     'routes:',
     '  - id: agents-read',
@@ -66,6 +66,18 @@ describe('routes.yaml `shadow:` per route', () => {
       maxBodyBytes: 10,
       compareHeaders: ['content-type', 'set-cookie'],
     });
+  });
+
+  test('writes are copied only to a service that declares shadowDryRun: true', () => {
+    const result = parseRouteTable(
+      table(['shadow: { methods: [GET, POST] }'], '{ url: http://127.0.0.1:3002 }'),
+      'r.yaml',
+    );
+    assert.equal(result.ok, false);
+    assert.deepEqual(result.ok ? [] : result.problems.map((p) => `${p.line}:${p.col} ${p.message}`), [
+      '12:24 routes[0].shadow.methods: route "agents-read": copying POST needs the service upstream "agents" to declare shadowDryRun: true (it treats x-edge-shadow: 1 as a dry run); otherwise every copied write runs twice',
+    ]);
+    assert.equal(route(['shadow: { methods: [GET, POST] }']).shadow?.methods.includes('POST'), true);
   });
 
   test('bad values are reported with their line and a sentence', () => {
