@@ -236,6 +236,10 @@ describe('shadow comparison: noise is cancelled, real differences are found and 
       (scrape.value('rf_edge_shadow_field_mismatches_total', { route: 'items', field: 'body.name' }) ?? 0) >= 3,
     );
 
+    // The dashboard reads the same view for every shadowed or canary route.
+    const html = await (await fetch(`${app.adminUrl}/`)).text();
+    assert.match(html, /encodeURIComponent\(r\.id\) \+ '\/diff'\)/);
+
     // The CLI reads the same view.
     const out: string[] = [];
     const io = { out: (s: string) => out.push(s), err: (s: string) => out.push(s) };
