@@ -477,16 +477,18 @@ export class ShadowCopy {
   }
 
   /**
-   * The legacy answer's head, as the edge relays it; `body` is its body when the client gets one (null for HEAD,
-   * 204, 304). Call before the body starts flowing.
+   * The legacy answer's head, as the edge relays it; `hasBody` when the client gets a body (false for HEAD, 204,
+   * 304). Call before the body starts flowing (primaryData).
    */
-  primaryHead(status: number, rawHeaders: readonly string[], body: Readable | null): void {
+  primaryHead(status: number, rawHeaders: readonly string[], hasBody: boolean): void {
     this.#primaryStatus = status;
     this.#primaryHeaders = rawHeaders;
-    if (body === null) return;
-    const keeper = new BodyKeeper(this.route.policy.maxDiffBytes);
-    this.#primaryBody = keeper;
-    body.on('data', (chunk: Buffer) => keeper.add(chunk));
+    if (hasBody) this.#primaryBody = new BodyKeeper(this.route.policy.maxDiffBytes);
+  }
+
+  /** A chunk of the legacy body as relayed to the client. */
+  primaryData(chunk: Buffer): void {
+    this.#primaryBody?.add(chunk);
   }
 
   /** The edge is done with the primary: `complete` when the client got the whole legacy answer. */
