@@ -18,7 +18,7 @@ import type { EdgeMetrics } from '../adapters/metrics.ts';
 import type { AuditLog, StateStore } from '../adapters/ports.ts';
 import type { RouteConfig, RouteTable } from '../config/types.ts';
 import { diffCheck, diffGate, withDiffCheck } from '../core/diff-judge.ts';
-import { type Counters, slotOf, summarize } from '../core/diff-tally.ts';
+import { type Counters, SLOT_MS as DIFF_SLOT_MS, slotOf, summarize } from '../core/diff-tally.ts';
 import { EdgeError, isEdgeError } from '../core/errors.ts';
 import { failingRule, judge } from '../core/judge.ts';
 import { JUDGED_PHASES, type RolloutCommandName, type RolloutEvent, transition } from '../core/rollout-machine.ts';
@@ -325,10 +325,20 @@ export function createRolloutController(options: RolloutControllerOptions): Roll
     if (shadow?.gate && options.diffCounters) {
       try {
         const counters = await options.diffCounters(route.id);
-        const summary = summarize(counters, now - shadow.window, diffThresholds(route));
+        // As for the judge's own window: after a person (resume, set-weight) put the route where it is, comparisons
+        // from before are stale (often the very ones that rolled it back); whole slots after that moment count.
+        const from =
+          state.updatedBy === 'judge'
+            ? now - shadow.window
+            : Math.max(now - shadow.window, slotOf(state.since) + DIFF_SLOT_MS);
+        const summary = summarize(counters, from, diffThresholds(route));
         verdict = withDiffCheck(verdict, diffCheck(summary, shadow, route.rollout.minSamples));
       } catch (err) {
-        log.warn({ event: 'rollout.diff_unavailable', routeId: route.id, err }, 'shadow comparisons unreadable');
+        // The store being away is already reported (rollout.store_blind, diff.flush_failed); this says what it costs.
+        log.debug(
+          { event: 'rollout.diff_unavailable', routeId: route.id, err },
+          'diff rule skipped: comparisons unreadable',
+        );
       }
     }
     recordVerdict(verdict);

@@ -132,6 +132,11 @@ function move(routeId: string, from: RouteRolloutState | undefined, change: Chan
   return { ok: true, state: next, changed: true };
 }
 
+/** The route's first step, automatic (a fresh canary, a resume after rollback, a passed shadow gate). */
+function firstStep(steps: readonly number[], reason: string, updatedBy: Actor): Change {
+  return { phase: phaseForStep(steps, 0), stepIndex: 0, weight: steps[0] ?? 0, reason, updatedBy };
+}
+
 /** The automatic canary position at the largest step ≤ weight (the first step when none is). */
 function automaticAt(steps: readonly number[], weight: number): { phase: 'canary' | 'holding'; stepIndex: number } {
   const index = Math.max(stepAtOrBelow(steps, weight), 0);
@@ -167,18 +172,7 @@ export function transition(
   switch (event.type) {
     case 'diff_gate': {
       if (state.phase !== 'shadow' || route.mode !== 'canary') return same(state);
-      return move(
-        id,
-        state,
-        {
-          phase: phaseForStep(steps, 0),
-          stepIndex: 0,
-          weight: steps[0] ?? 0,
-          reason: `${event.reason}; starting at ${stepText(steps, 0)}`,
-          updatedBy: 'judge',
-        },
-        now,
-      );
+      return move(id, state, firstStep(steps, `${event.reason}; starting at ${stepText(steps, 0)}`, 'judge'), now);
     }
 
     case 'tick_requests': {
@@ -254,18 +248,7 @@ export function transition(
         );
       }
       if (state.phase === 'rolled_back') {
-        return move(
-          id,
-          state,
-          {
-            phase: phaseForStep(steps, 0),
-            stepIndex: 0,
-            weight: steps[0] ?? 0,
-            reason: event.reason,
-            updatedBy: event.actor,
-          },
-          now,
-        );
+        return move(id, state, firstStep(steps, event.reason, event.actor), now);
       }
       if (state.phase === 'canary' || state.phase === 'holding') return same(state);
       if (state.phase === 'promoted') {
@@ -398,18 +381,7 @@ function onConfig(
     );
   }
   if (state === undefined || state.phase === 'off' || state.phase === 'shadow') {
-    return move(
-      id,
-      state,
-      {
-        phase: phaseForStep(steps, 0),
-        stepIndex: 0,
-        weight: steps[0] ?? 0,
-        reason: because(`mode: canary, starting at ${stepText(steps, 0)}`),
-        updatedBy: actor,
-      },
-      now,
-    );
+    return move(id, state, firstStep(steps, because(`mode: canary, starting at ${stepText(steps, 0)}`), actor), now);
   }
   if (state.phase === 'rolled_back' || state.phase === 'promoted') return same(state);
 

@@ -181,32 +181,22 @@ export class Admission {
     if (copy === null) return body;
     state.shadow = copy;
     const route = copy.route;
-    const headers = buildUpstreamHeaders(raw.rawHeaders, {
-      host: route.host,
-      peer: peer.ip,
-      peerTrusted: peer.trusted,
-      proto: 'http',
-      requestId: `${state.id}-shadow`,
-      overrideHeader: plan.overrideHeader,
-      overrideCookie: plan.overrideCookie,
-      upgrade: null,
-    });
+    const headersFor = (host: string | null, requestId: string) =>
+      buildUpstreamHeaders(raw.rawHeaders, {
+        host,
+        peer: peer.ip,
+        peerTrusted: peer.trusted,
+        proto: 'http',
+        requestId,
+        overrideHeader: plan.overrideHeader,
+        overrideCookie: plan.overrideCookie,
+        upgrade: null,
+      });
+    const headers = headersFor(route.host, `${state.id}-shadow`);
     // The per-request noise call: the same request to the monolith once more, addressed as the primary was.
     const noise =
       copy.wantsNoiseCall && route.legacy !== null
-        ? {
-            path: route.legacy.basePath + url,
-            headers: buildUpstreamHeaders(raw.rawHeaders, {
-              host: route.legacyHost,
-              peer: peer.ip,
-              peerTrusted: peer.trusted,
-              proto: 'http',
-              requestId: `${state.id}-noise`,
-              overrideHeader: plan.overrideHeader,
-              overrideCookie: plan.overrideCookie,
-              upgrade: null,
-            }),
-          }
+        ? { path: route.legacy.basePath + url, headers: headersFor(route.legacyHost, `${state.id}-noise`) }
         : undefined;
     const sent = copy.send(
       { reqId: state.id, method: state.method, path: route.upstream.basePath + url, headers, noise },

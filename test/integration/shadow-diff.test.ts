@@ -113,6 +113,9 @@ interface RouteResponse {
   updatedBy: string;
 }
 
+/** These tests are about answers: a busy test machine's latency must not decide them (the judge has its own tests). */
+const LOOSE_LATENCY = 'maxP99Ms: 10000, maxP99Ratio: 100';
+
 function routesYaml(upstreams: { monolith: string; service: string }, route: string): string {
   return `version: 1
 upstreams:
@@ -139,6 +142,7 @@ describe('shadow comparison: noise is cancelled, real differences are found and 
     const service = await startUpstream('items', itemsHandler(serviceTweak));
     const app = await startEdgeApp(routesYaml({ monolith: monolith.url, service: service.url }, route), {
       controllerTickMs: 100,
+      env: { ADMIN_TOKEN: 'diff-test-token' },
     });
     closers.push(
       () => monolith.close(),
@@ -226,7 +230,7 @@ describe('shadow comparison: noise is cancelled, real differences are found and 
     // The metrics: results and the field that really differed.
     const scrape = await scrapeMetrics(app.adminUrl);
     const results = (result: string) => scrape.value('rf_edge_shadow_requests_total', { route: 'items', result }) ?? 0;
-    assert.ok(results('noise') >= 500, `noise ${results('noise')}`);
+    assert.ok(results('noise') >= 400, `noise ${results('noise')}`);
     // The metric counts each answer with the noise known when it was compared: the first ones, before 20 second
     // monolith answers were in, count as mismatches there (the API recomputes them).
     assert.ok(results('mismatch') >= 3 && results('mismatch') < 150, `mismatch ${results('mismatch')}`);
@@ -262,7 +266,7 @@ describe('shadow comparison: noise is cancelled, real differences are found and 
     service: items
     flag: raptorflow.agents-read
     mode: canary
-    rollout: { steps: [10, 50], stepInterval: 1h, minSamples: 5, evaluateEvery: 100ms, window: 30s }
+    rollout: { steps: [10, 50], stepInterval: 1h, minSamples: 5, evaluateEvery: 100ms, window: 30s, ${LOOSE_LATENCY} }
     shadow:
       gate: true
       minRequests: 200
@@ -276,31 +280,26 @@ describe('shadow comparison: noise is cancelled, real differences are found and 
 
     let sent = 0;
     const path = () => `/api/items/${sent++ % 500}`;
+    /** Sends traffic a hundred requests at a time until the route reaches `phase`. */
+    const loadUntil = (phase: string) =>
+      waitFor(
+        `the route to reach ${phase}`,
+        async () => {
+          await load(app, 100, path);
+          return (await getJson<RouteResponse>(routeUrl)).phase === phase;
+        },
+        30_000,
+        0,
+      );
     // The gate: the route leaves shadow for its first step once the answers match.
-    await waitFor(
-      'the shadow gate to pass',
-      async () => {
-        await load(app, 100, path);
-        return (await getJson<RouteResponse>(routeUrl)).phase === 'canary';
-      },
-      30_000,
-      0,
-    );
+    await loadUntil('canary');
     const started = await getJson<RouteResponse>(routeUrl);
     assert.equal(started.weight, 10);
     assert.equal(started.updatedBy, 'judge');
     assert.match(started.reason, /shadow gate passed/);
 
     faulty = true;
-    await waitFor(
-      'the rollback',
-      async () => {
-        await load(app, 100, path);
-        return (await getJson<RouteResponse>(routeUrl)).phase === 'rolled_back';
-      },
-      30_000,
-      0,
-    );
+    await loadUntil('rolled_back');
     const rolledBack = await getJson<RouteResponse>(routeUrl);
     assert.equal(rolledBack.updatedBy, 'judge');
     assert.match(rolledBack.reason, /answers differ: .*body\.price/);
@@ -318,6 +317,18 @@ describe('shadow comparison: noise is cancelled, real differences are found and 
     const view = await getJson<DiffResponse>(`${routeUrl}/diff`);
     assert.equal(view.mismatchFields[0]?.field, 'body.price');
     assert.equal(view.fields.find((f) => f.field === 'body.price')?.verdict, 'real');
+
+    // Fixed and resumed: the comparisons that rolled it back are stale and do not roll it back again.
+    faulty = false;
+    const resumed = await fetch(`${routeUrl}/resume`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer diff-test-token', 'content-type': 'application/json' },
+      body: JSON.stringify({ reason: 'price fixed' }),
+    });
+    assert.equal(resumed.status, 200);
+    for (let i = 0; i < 5; i++) await load(app, 100, path);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal((await getJson<RouteResponse>(routeUrl)).phase, 'canary');
   });
 
   test('an A/A run over 10,000 requests with noisy fields passes the gate and is never rolled back', async () => {
@@ -328,7 +339,7 @@ describe('shadow comparison: noise is cancelled, real differences are found and 
     service: items
     flag: raptorflow.agents-read
     mode: canary
-    rollout: { steps: [10, 20], stepInterval: 1h, minSamples: 5, evaluateEvery: 100ms, window: 30s }
+    rollout: { steps: [10, 20], stepInterval: 1h, minSamples: 5, evaluateEvery: 100ms, window: 30s, ${LOOSE_LATENCY} }
     shadow:
       gate: true
       minRequests: 300

@@ -42,8 +42,6 @@ export interface DiffStore {
   counters(routeId: string): Promise<Counters>;
   /** Newest first. */
   samples(routeId: string, limit: number): Promise<readonly DiffSample[]>;
-  /** Forgets a route's tally and samples (a person restarting the evidence). */
-  reset(routeId: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -84,10 +82,6 @@ export function createMemoryDiffStore(clock: () => number = Date.now): DiffStore
     },
     async samples(routeId, limit) {
       return (samples.get(routeId) ?? []).slice(0, limit);
-    },
-    async reset(routeId) {
-      counters.delete(routeId);
-      samples.delete(routeId);
     },
     async close() {},
   };

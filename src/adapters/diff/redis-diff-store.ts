@@ -156,11 +156,6 @@ export function createRedisDiffStore(options: RedisDiffStoreOptions): DiffStore 
       }
       return out;
     },
-    async reset(routeId) {
-      pending.delete(routeId);
-      pendingSamples.delete(routeId);
-      await client.del(counterKey(routeId), sampleKey(routeId));
-    },
     async close() {
       clearInterval(timer);
       if (flushing) await flushing;
