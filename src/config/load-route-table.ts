@@ -259,8 +259,15 @@ function crossFieldChecks(raw: unknown, options: ParseOptions): { errors: Findin
       errors.push({ path: at('flag'), anchor: 'value', message: `unknown flag "${flag}" (known flags: ${known})` });
     }
 
-    // A copied write runs in the service too: only a service that declares it treats x-edge-shadow as a dry run.
     const shadow = route['shadow'];
+    if (isRecord(shadow) && shadow['gate'] === true && mode !== 'canary') {
+      warnings.push({
+        path: at('shadow', 'gate'),
+        anchor: 'value',
+        message: `route "${id}": shadow.gate only applies to mode: canary (it holds the first step until the answers match)`,
+      });
+    }
+    // A copied write runs in the service too: only a service that declares it treats x-edge-shadow as a dry run.
     const methods = isRecord(shadow) && Array.isArray(shadow['methods']) ? shadow['methods'] : [];
     const writes = methods.filter((m): m is string => typeof m === 'string' && !SAFE.has(m.toUpperCase()));
     const service = typeof route['service'] === 'string' ? upstreamsRaw[route['service']] : undefined;

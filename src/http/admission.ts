@@ -121,7 +121,10 @@ export class Admission {
       (headers['transfer-encoding'] !== undefined ||
         (headers['content-length'] !== undefined && headers['content-length'] !== '0'));
     let body: Readable | null = hasBody ? raw : null;
-    if (decision.shadow || this.#shadows.sampleCanary(plan.shadowRoutes.get(decision.routeId ?? ''), decision)) {
+    if (
+      decision.shadow ||
+      this.#shadows.sampleCanary(plan.shadowRoutes.get(decision.routeId ?? ''), decision, state.method)
+    ) {
       body = this.#startShadow(raw, state, decision, plan, peer, url, body, upgrade);
     }
     const target: ForwardTarget = {

@@ -199,8 +199,10 @@ export class ShadowTraffic {
    * Whether a request the canary sends to the monolith is copied anyway, so the answers keep being compared while
    * the canary runs (gated routes only, `canarySampleRate` of them).
    */
-  sampleCanary(route: ShadowRoute | undefined, decision: Decision): boolean {
+  sampleCanary(route: ShadowRoute | undefined, decision: Decision, method: string): boolean {
     if (route === undefined || !route.policy.gate || decision.reason !== 'bucket_out') return false;
+    // A method the route does not copy is not sampled at all (nor counted as a skipped copy).
+    if (!route.methods.has(method)) return false;
     return this.#random() < route.policy.canarySampleRate;
   }
 

@@ -68,6 +68,14 @@ describe('routes.yaml `shadow:` per route', () => {
     });
   });
 
+  test('shadow.gate outside mode: canary is a warning (it would never gate anything)', () => {
+    const result = parseRouteTable(table(['shadow: { gate: true }']), 'r.yaml');
+    assert.equal(result.ok, true);
+    assert.deepEqual(result.ok ? result.warnings.map((w) => w.message) : [], [
+      'route "agents-read": shadow.gate only applies to mode: canary (it holds the first step until the answers match)',
+    ]);
+  });
+
   test('writes are copied only to a service that declares shadowDryRun: true', () => {
     const result = parseRouteTable(
       table(['shadow: { methods: [GET, POST] }'], '{ url: http://127.0.0.1:3002 }'),
