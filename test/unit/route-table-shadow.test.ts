@@ -72,7 +72,7 @@ describe('routes.yaml `shadow:` per route', () => {
     const result = parseRouteTable(table(['shadow: { gate: true }']), 'r.yaml');
     assert.equal(result.ok, true);
     assert.deepEqual(result.ok ? result.warnings.map((w) => w.message) : [], [
-      'route "agents-read": shadow.gate only applies to mode: canary (it holds the first step until the answers match)',
+      'routes[0].shadow.gate: route "agents-read": shadow.gate only applies to mode: canary (it holds the first step until the answers match)',
     ]);
   });
 
