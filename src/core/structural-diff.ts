@@ -153,7 +153,10 @@ function isPrimitive(t: JsonType): boolean {
 
 /** A value as a difference shows it: JSON, cut to MAX_SHOWN characters. */
 export function show(value: unknown): string {
-  const text = typeof value === 'string' ? JSON.stringify(value) : (JSON.stringify(value) ?? String(value));
+  // A string is cut inside its quotes, so it still reads as a string.
+  if (typeof value === 'string')
+    return JSON.stringify(value.length > MAX_SHOWN ? `${value.slice(0, MAX_SHOWN - 1)}…` : value);
+  const text = JSON.stringify(value) ?? String(value);
   return text.length > MAX_SHOWN ? `${text.slice(0, MAX_SHOWN - 1)}…` : text;
 }
 

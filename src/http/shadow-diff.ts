@@ -12,7 +12,7 @@ import type { Logger } from '../adapters/logger.ts';
 import type { EdgeMetrics } from '../adapters/metrics.ts';
 import type { ShadowPolicy } from '../config/types.ts';
 import { countComparison, fieldKey, fieldVerdicts, MAX_FIELDS } from '../core/diff-tally.ts';
-import { headerValue } from '../core/shadow-compare.ts';
+import { comparedHeaders, headerValue } from '../core/shadow-compare.ts';
 import {
   type DiffAnswer,
   type DiffResult,
@@ -110,7 +110,11 @@ export class ShadowDiffRecorder {
     service: DiffAnswer,
     second: DiffAnswer | null,
   ): DiffOutcome {
-    const options = { headers: policy.compareHeaders, rules: policy.rules, maxDiffBytes: policy.maxDiffBytes };
+    const options = {
+      headers: comparedHeaders(policy.compareHeaders),
+      rules: policy.rules,
+      maxDiffBytes: policy.maxDiffBytes,
+    };
     const diff = diffAnswers(legacy, service, options, headerValue);
     const noiseDiff: DiffResult | null = second === null ? null : diffAnswers(legacy, second, options, headerValue);
     const noiseDifferences = noiseDiff?.result === 'compared' ? noiseDiff.differences : null;

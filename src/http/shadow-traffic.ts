@@ -1,8 +1,9 @@
 // Shadow traffic: a request whose decision says `shadow` is served by legacy as usual, and a copy goes to the
-// route's service; when both answers are in, core/shadow-compare says whether they match. Nothing here is on the
-// client's response path: the copy is sent after the primary was dispatched, its answer is read by its own handlers,
-// and the primary never waits for it. What it costs the primary is a hash of the legacy body as it streams by (and,
-// for routes that opt in to bodies, one pass-through stream that keeps a copy of the request body).
+// route's service; when both answers are in, http/shadow-diff compares them. Nothing here is on the client's
+// response path: the copy is sent after the primary was dispatched, its answer is read by its own handlers, and the
+// primary never waits for it. What it costs the primary is a hash and a copy (up to `maxDiffBytes`) of the legacy
+// body as it streams by (and, for routes that opt in to bodies, one pass-through stream that keeps a copy of the
+// request body).
 //
 // Writes are not copied by default. A POST copied to a service in shadow runs twice against real data (once in the
 // monolith, once in the service) unless the service writes to a store of its own or treats `x-edge-shadow: 1` as a
