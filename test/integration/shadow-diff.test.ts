@@ -316,6 +316,10 @@ describe('shadow comparison: noise is cancelled, real differences are found and 
       rollback.evidence.checks.filter((c) => c.rule === 'diff').map((c) => c.passed),
       [false],
     );
+    const scrape = await scrapeMetrics(app.adminUrl);
+    assert.ok(
+      (scrape.value('rf_edge_verdicts_total', { route: 'items', outcome: 'unhealthy', rule: 'diff' }) ?? 0) >= 1,
+    );
     const view = await getJson<DiffResponse>(`${routeUrl}/diff`);
     assert.equal(view.mismatchFields[0]?.field, 'body.price');
     assert.equal(view.fields.find((f) => f.field === 'body.price')?.verdict, 'real');
