@@ -27,7 +27,7 @@ import { RF_EDGE_BENCH_PATHS, startRfEdge } from './targets/rf-edge.ts';
 import type { Target } from './targets/target.ts';
 import { startUpstream } from './targets/upstream.ts';
 
-const ALL_TARGETS = ['direct', 'bare-http-proxy', 'nginx', 'rf-edge'] as const;
+const ALL_TARGETS = ['direct', 'bare-http-proxy', 'nginx', 'rf-edge', 'rf-edge-shadow'] as const;
 /** Targets loaded at the fixed rate: direct and rf-edge (whose p99 difference has a ceiling), and the other proxies for reference. */
 const FIXED_RATE_TARGETS = new Set(['direct', 'bare-http-proxy', 'nginx', 'rf-edge']);
 /** The whole run must stay well under two minutes; past this something hangs, so stop everything. */
@@ -170,6 +170,14 @@ async function main(): Promise<number> {
         targets.push(await startRfEdge({ repoRoot, upstreamOrigin: upstream.origin, workDir, readyTimeoutMs: 30_000 }));
       } catch (err) {
         skip('rf-edge', `did not start: ${describeError(err)}`);
+      }
+    }
+    if (only.has('rf-edge-shadow')) {
+      try {
+        const options = { repoRoot, upstreamOrigin: upstream.origin, workDir, readyTimeoutMs: 30_000, shadow: true };
+        targets.push(await startRfEdge(options));
+      } catch (err) {
+        skip('rf-edge-shadow', `did not start: ${describeError(err)}`);
       }
     }
 

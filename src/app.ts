@@ -4,13 +4,15 @@
 // DATABASE_URL, UNLEASH_URL the same code talks to the real components.
 
 import { createAuditLog } from './adapters/audit/index.ts';
+import { createMemoryDiffStore } from './adapters/diff/diff-store.ts';
+import { createRedisDiffStore } from './adapters/diff/redis-diff-store.ts';
 import { trackEffectiveWeights } from './adapters/flags/effective-weight-gauge.ts';
 import { createFlagSource } from './adapters/flags/index.ts';
 import { createUnleashWriteBack } from './adapters/flags/unleash-write-back.ts';
 import { createLogger, type Logger } from './adapters/logger.ts';
 import { createMetrics, type EdgeMetrics } from './adapters/metrics.ts';
 import { watchRouteTable } from './adapters/route-table-watcher.ts';
-import { createStateStore } from './adapters/state/index.ts';
+import { createStateStore, DEFAULT_REDIS_KEY_PREFIX } from './adapters/state/index.ts';
 import type { EdgeEnv } from './config/env.ts';
 import { formatProblems, loadRouteTableFile, routeTableError } from './config/load-route-table.ts';
 import type { RouteTable } from './config/types.ts';
@@ -20,6 +22,7 @@ import { compileRouter } from './core/request-router.ts';
 import type { Target } from './core/types.ts';
 import { createAdminServer } from './http/admin-server.ts';
 import { createEdgeServer, type EdgeRouting } from './http/edge-server.ts';
+import { ShadowDiffRecorder } from './http/shadow-diff.ts';
 
 export interface EdgeHandle {
   readonly port: number;
@@ -85,7 +88,19 @@ export async function createEdge(env: EdgeEnv, options: CreateEdgeOptions = {}):
           })
         : null;
 
+    // Shadow comparisons: shared by every replica with REDIS_URL, like the rollout state.
+    const redisUrl = env.REDIS_URL?.trim();
+    const diffStore = redisUrl
+      ? createRedisDiffStore({
+          url: redisUrl,
+          keyPrefix: env.REDIS_KEY_PREFIX || DEFAULT_REDIS_KEY_PREFIX,
+          log: log.child({ component: 'diff' }),
+        })
+      : createMemoryDiffStore(clock);
+    closers.push(() => diffStore.close());
+
     const controller = createRolloutController({
+      diffCounters: (routeId) => diffStore.counters(routeId),
       store,
       audit,
       metrics,
@@ -131,6 +146,7 @@ export async function createEdge(env: EdgeEnv, options: CreateEdgeOptions = {}):
 
     const overrideSecret = env.EDGE_OVERRIDE_SECRET;
     const edge = await createEdgeServer({
+      shadowDiff: new ShadowDiffRecorder({ store: diffStore, metrics, log, clock }),
       log,
       metrics,
       routing: () => routing,
@@ -176,6 +192,7 @@ export async function createEdge(env: EdgeEnv, options: CreateEdgeOptions = {}):
       metrics,
       adminToken: env.ADMIN_TOKEN,
       control: {
+        diff: diffStore,
         table: () => table,
         state: (id) => store.get(id),
         command: (id, cmd, opts) => controller.command(id, cmd, opts),

@@ -20,7 +20,7 @@ export const RF_EDGE_ADMIN_TOKEN = 'bench-admin-token';
  * bucket, rollout state, target choice) and about half go to each upstream name. Both names point at the one bench
  * upstream, so every target answers alike.
  */
-export function benchRoutesYaml(upstreamOrigin: string): string {
+export function benchRoutesYaml(upstreamOrigin: string, mode: 'canary' | 'shadow' = 'canary'): string {
   return `# Written by the raptorflow-edge bench for one run.
 version: 1
 
@@ -49,7 +49,7 @@ routes:
     methods: [GET, HEAD]
     service: service
     flag: raptorflow.agents-read
-    mode: canary
+    mode: ${mode}
 `;
 }
 
@@ -90,12 +90,18 @@ export interface RfEdgeOptions {
   readonly upstreamOrigin: string;
   readonly workDir: string;
   readonly readyTimeoutMs: number;
+  /**
+   * The same route in `mode: shadow`: every request is served by the monolith and copied to the service, both
+   * answers diffed field by field (10 % also sent to the monolith a second time). Shows what shadowing costs.
+   */
+  readonly shadow?: boolean;
 }
 
 export async function startRfEdge(options: RfEdgeOptions): Promise<Target> {
   const { repoRoot, workDir } = options;
-  const routesFile = join(workDir, 'routes.yaml');
-  writeFileSync(routesFile, benchRoutesYaml(options.upstreamOrigin));
+  const name = options.shadow ? 'rf-edge-shadow' : 'rf-edge';
+  const routesFile = join(workDir, `${name}-routes.yaml`);
+  writeFileSync(routesFile, benchRoutesYaml(options.upstreamOrigin, options.shadow ? 'shadow' : 'canary'));
   const [port, adminPort] = [await freePort(), await freePort()];
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const name of SHARED_INFRA_ENV) delete env[name];
@@ -107,12 +113,12 @@ export async function startRfEdge(options: RfEdgeOptions): Promise<Target> {
     ADMIN_TOKEN: RF_EDGE_ADMIN_TOKEN,
     ROUTES_FILE: routesFile,
     FLAGS_DIR: join(repoRoot, 'flags'),
-    DATA_DIR: join(workDir, 'rf-edge-data'),
+    DATA_DIR: join(workDir, `${name}-data`),
     LOG_LEVEL: 'info',
   });
   // stdout carries pino's JSON lines, one per request; stderr the human start-up banner and any crash.
-  const logFile = join(workDir, 'rf-edge.log');
-  const errFile = join(workDir, 'rf-edge.stderr');
+  const logFile = join(workDir, `${name}.log`);
+  const errFile = join(workDir, `${name}.stderr`);
   const child = launch(process.execPath, [join(repoRoot, 'bin', 'rf-edge'), 'start'], {
     cwd: repoRoot,
     env,
@@ -122,14 +128,16 @@ export async function startRfEdge(options: RfEdgeOptions): Promise<Target> {
   const origin = `http://127.0.0.1:${port}`;
   const admin = `http://127.0.0.1:${adminPort}`;
   try {
-    await waitForHttp(child, `${admin}/readyz`, options.readyTimeoutMs, 'rf-edge');
+    await waitForHttp(child, `${admin}/readyz`, options.readyTimeoutMs, name);
   } catch (err) {
     await stopChild(child);
     throw new Error(`${(err as Error).message}; ${whyItStopped(errFile, logFile)}`, { cause: (err as Error).cause });
   }
   return {
-    name: 'rf-edge',
-    description: 'node bin/rf-edge start, canary route with flag and stickiness, LOG_LEVEL=info to a file, metrics on',
+    name,
+    description: options.shadow
+      ? 'as rf-edge, but the route in mode: shadow (served by the monolith, every request copied and diffed)'
+      : 'node bin/rf-edge start, canary route with flag and stickiness, LOG_LEVEL=info to a file, metrics on',
     origin,
     pid: child.pid ?? null,
     evidence: async () => {

@@ -149,8 +149,20 @@ export function createMetrics(options: { processMetrics?: boolean } = {}) {
     }),
     shadowRequests: new Counter({
       name: 'rf_edge_shadow_requests_total',
-      help: 'Shadow copies sent to the service by route and result (match, mismatch, error, skipped)',
+      help: 'Shadow copies sent to the service by route and result (match, noise, mismatch, error, skipped)',
       labelNames: ['route', 'result'] as const,
+      registers,
+    }),
+    shadowFieldMismatches: new Counter({
+      name: 'rf_edge_shadow_field_mismatches_total',
+      help: 'Shadow comparisons in which a field differed (after rules and per-request noise), by route and field path',
+      labelNames: ['route', 'field'] as const,
+      registers,
+    }),
+    shadowNoise: new Counter({
+      name: 'rf_edge_shadow_noise_total',
+      help: 'Differences cancelled as noise, by route and source (rule, request: the monolith disagreed with itself, learned)',
+      labelNames: ['route', 'source'] as const,
       registers,
     }),
   };

@@ -81,3 +81,87 @@ export function formatHistory(view: HistoryView): string {
   }
   return table(rows);
 }
+
+/** What `rf-edge diff` reads from GET /api/routes/:id/diff (the fields it prints). */
+export interface DiffCliView {
+  route: string;
+  phase: string;
+  gate: boolean;
+  since: string;
+  compared: number;
+  matches: number;
+  noise: number;
+  mismatches: number;
+  errors: number;
+  skipped: number;
+  mismatchRate: number | null;
+  maxMismatchRate: number;
+  verdict: { kind: string; outcome: string; reason: string };
+  learning: { compared: number; noiseSamples: number; ruled: number };
+  fields: Array<{
+    status: number;
+    field: string;
+    raw: number;
+    noise: number;
+    rawRate: number;
+    noiseRate: number;
+    verdict: string;
+  }>;
+  examples: Array<{
+    at: string;
+    method: string;
+    path: string;
+    differences: Array<{ path: string; kind: string; legacy: string | null; service: string | null }>;
+  }>;
+  suggest: string[];
+}
+
+function rate(value: number | null): string {
+  return value === null ? '-' : `${(value * 100).toFixed(2)}%`;
+}
+
+export function formatDiff(view: DiffCliView): string {
+  const lines = [
+    `route ${view.route} (${view.phase}${view.gate ? ', gated' : ''}) since ${view.since}`,
+    `compared ${view.compared}: ${view.matches} match, ${view.noise} noise only, ${view.mismatches} mismatch, ` +
+      `${view.errors} errors, ${view.skipped} skipped; mismatch rate ${rate(view.mismatchRate)} (max ${rate(view.maxMismatchRate)})`,
+    `${view.verdict.kind === 'gate' ? 'gate' : 'diff rule'}: ${view.verdict.outcome}: ${view.verdict.reason}`,
+    `learning: ${view.learning.compared} compared, ${view.learning.noiseSamples} second monolith answers, ${view.learning.ruled} differences absorbed by rules`,
+  ];
+  if (view.fields.length > 0) {
+    lines.push('');
+    lines.push(
+      table([
+        ['STATUS', 'FIELD', 'RAW', 'RAW%', 'NOISE', 'NOISE%', 'VERDICT'],
+        ...view.fields.map((f) => [
+          String(f.status),
+          f.field,
+          String(f.raw),
+          rate(f.rawRate),
+          String(f.noise),
+          rate(f.noiseRate),
+          f.verdict,
+        ]),
+      ]),
+    );
+  }
+  for (const e of view.examples.slice(0, 3)) {
+    lines.push('', `${e.at} ${e.method} ${e.path}`);
+    for (const d of e.differences.slice(0, 5)) {
+      lines.push(`  ${d.path} ${d.kind}: ${d.legacy ?? '(absent)'} -> ${d.service ?? '(absent)'}`);
+    }
+  }
+  return lines.join('\n');
+}
+
+/** `rf-edge diff suggest`: the rules to paste under the route's `shadow:` block. */
+export function formatSuggest(view: DiffCliView): string {
+  if (view.suggest.length === 0) {
+    return `# route ${view.route}: no field is learned noise yet (${view.learning.noiseSamples} second monolith answers so far)`;
+  }
+  return [
+    `# route ${view.route}: noise learned from ${view.learning.noiseSamples} second monolith answers`,
+    'rules:',
+    ...view.suggest.map((r) => `  ${r}`),
+  ].join('\n');
+}

@@ -4,7 +4,16 @@ import { parseArgs } from 'node:util';
 import { loadEnv } from '../config/env.ts';
 import { isEdgeError } from '../core/errors.ts';
 import { AdminCallError, adminBaseUrl, adminCall } from './admin-client.ts';
-import { formatHistory, formatRoutes, type HistoryView, type RoutesView, type RouteView } from './format.ts';
+import {
+  type DiffCliView,
+  formatDiff,
+  formatHistory,
+  formatRoutes,
+  formatSuggest,
+  type HistoryView,
+  type RoutesView,
+  type RouteView,
+} from './format.ts';
 
 const USAGE = `Usage: rf-edge <command> [options]
 
@@ -19,6 +28,8 @@ Commands:
   rollback <route> [--reason …]    send the route back to the monolith and keep it there
   set-weight <route> <percent>     pin the share of users sent to the service
   history <route> [--limit N]      the route's audit trail, newest first
+  diff <route>                     shadow comparison: match/noise/mismatch counts, fields (raw vs noise), examples
+  diff suggest <route>             the shadow.rules the learned noise justifies, ready to paste
   flags push [--dir D]             import flags/ into Unleash (UNLEASH_URL, UNLEASH_ADMIN_TOKEN)
   flags pull [--file F]            export Unleash's flags into flags/ (UNLEASH_URL, UNLEASH_ADMIN_TOKEN)
 
@@ -160,6 +171,14 @@ export async function main(argv: readonly string[], io: Out = stdio): Promise<nu
           `/api/routes/${encodeURIComponent(id)}/history${limit}`,
         );
         print(view, () => formatHistory(view));
+        return 0;
+      }
+      case 'diff': {
+        const suggest = args[0] === 'suggest';
+        const id = suggest ? args[1] : args[0];
+        if (!id) throw new UsageError(`diff${suggest ? ' suggest' : ''} needs a route id`);
+        const view = await adminCall<DiffCliView>(client, 'GET', `/api/routes/${encodeURIComponent(id)}/diff`);
+        print(view, () => (suggest ? formatSuggest(view) : formatDiff(view)));
         return 0;
       }
       default:

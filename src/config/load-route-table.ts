@@ -182,6 +182,9 @@ function deepFreeze<T>(value: T): T {
   return Object.freeze(value);
 }
 
+/** Methods copied on every shadowed route (RFC 9110 §9.2.1); anything else is a write. */
+const SAFE: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS']);
+
 // ---- cross-field rules --------------------------------------------------------------------------------------------
 
 function crossFieldChecks(raw: unknown, options: ParseOptions): { errors: Finding[]; warnings: Finding[] } {
@@ -190,6 +193,7 @@ function crossFieldChecks(raw: unknown, options: ParseOptions): { errors: Findin
   if (!isRecord(raw)) return { errors, warnings };
 
   const upstreamNames = isRecord(raw['upstreams']) ? Object.keys(raw['upstreams']) : null;
+  const upstreamsRaw: Record<string, unknown> = isRecord(raw['upstreams']) ? raw['upstreams'] : {};
   const used = new Set<string>();
   const checkReference = (name: unknown, path: readonly PathSegment[], what: string) => {
     if (typeof name !== 'string' || name === '' || upstreamNames === null) return;
@@ -253,6 +257,26 @@ function crossFieldChecks(raw: unknown, options: ParseOptions): { errors: Findin
       const known =
         names.length === 0 ? 'none' : names.length > 10 ? `${names.slice(0, 10).join(', ')}, …` : names.join(', ');
       errors.push({ path: at('flag'), anchor: 'value', message: `unknown flag "${flag}" (known flags: ${known})` });
+    }
+
+    const shadow = route['shadow'];
+    if (isRecord(shadow) && shadow['gate'] === true && mode !== 'canary') {
+      warnings.push({
+        path: at('shadow', 'gate'),
+        anchor: 'value',
+        message: `route "${id}": shadow.gate only applies to mode: canary (it holds the first step until the answers match)`,
+      });
+    }
+    // A copied write runs in the service too: only a service that declares it treats x-edge-shadow as a dry run.
+    const methods = isRecord(shadow) && Array.isArray(shadow['methods']) ? shadow['methods'] : [];
+    const writes = methods.filter((m): m is string => typeof m === 'string' && !SAFE.has(m.toUpperCase()));
+    const service = typeof route['service'] === 'string' ? upstreamsRaw[route['service']] : undefined;
+    if (writes.length > 0 && isRecord(service) && service['shadowDryRun'] !== true) {
+      errors.push({
+        path: at('shadow', 'methods'),
+        anchor: 'value',
+        message: `route "${id}": copying ${writes.join(', ')} needs the service upstream "${String(route['service'])}" to declare shadowDryRun: true (it treats x-edge-shadow: 1 as a dry run); otherwise every copied write runs twice`,
+      });
     }
 
     const overlap = overlaps.check(route, index, id);

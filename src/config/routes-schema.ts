@@ -10,7 +10,9 @@ import { HTTP_METHODS, type HttpMethod } from '../core/http-methods.ts';
 
 export { HTTP_METHODS, type HttpMethod } from '../core/http-methods.ts';
 
+import { DEFAULT_NOISE_THRESHOLDS } from '../core/diff-tally.ts';
 import { DEFAULT_COMPARED_HEADERS } from '../core/shadow-compare.ts';
+import { DEFAULT_MAX_DIFF_BYTES, type DiffRule, pathSegments } from '../core/structural-diff.ts';
 import type { HostPolicy, RolloutPolicy, RouteMode, ShadowPolicy, StickinessSource, UpstreamConfig } from './types.ts';
 
 export const ROUTE_MODES = ['legacy', 'shadow', 'canary', 'service'] as const satisfies readonly RouteMode[];
@@ -41,6 +43,19 @@ export const DEFAULT_SHADOW: ShadowPolicy = {
   methods: [],
   maxBodyBytes: 0,
   compareHeaders: DEFAULT_COMPARED_HEADERS,
+  maxDiffBytes: DEFAULT_MAX_DIFF_BYTES,
+  rules: [],
+  gate: false,
+  minRequests: 200,
+  maxMismatchRate: 0.01,
+  canarySampleRate: 0.1,
+  window: 5 * 60_000,
+  samples: 50,
+  noise: {
+    sampleRate: 0.1,
+    relativeThreshold: DEFAULT_NOISE_THRESHOLDS.relative,
+    absoluteThreshold: DEFAULT_NOISE_THRESHOLDS.absolute,
+  },
 };
 
 export const DEFAULT_STICKINESS: readonly StickinessSource[] = [{ kind: 'ip' }];
@@ -335,6 +350,8 @@ export const upstreamSchema = strictObject({
   host: hostPolicy.optional(),
   rewriteLocation: z.boolean().optional(),
   connections: positiveInt.optional(),
+  // The service treats `x-edge-shadow: 1` as a dry run: only then may a route copy writes to it (load-route-table).
+  shadowDryRun: z.boolean().optional(),
 }).transform(
   (u): Omit<UpstreamConfig, 'name'> => ({
     ...u.url,
@@ -344,6 +361,7 @@ export const upstreamSchema = strictObject({
     host: u.host ?? { kind: 'preserve' },
     rewriteLocation: u.rewriteLocation ?? false,
     connections: u.connections ?? DEFAULT_UPSTREAM.connections,
+    shadowDryRun: u.shadowDryRun ?? false,
   }),
 );
 
@@ -385,6 +403,67 @@ export const rolloutSchema = strictObject({
  * A route's `shadow:` keys. Listing a method that changes data (POST, PUT, PATCH, DELETE) makes the service run that
  * write too, on every shadowed request: only for services that write to their own store or honour `x-edge-shadow`.
  */
+const rulePath = field((value): Checked<string> => {
+  if (typeof value !== 'string' || pathSegments(value) === null) {
+    return {
+      error: `rule path ${describeValue(value)} must be a field path like body.items[].updatedAt, header.x-request-id or status`,
+    };
+  }
+  const first = pathSegments(value)?.[0];
+  if (first !== 'body' && first !== 'header' && first !== 'status' && first !== '**' && first !== '*') {
+    return { error: `rule path ${describeValue(value)} must start with body, header or status` };
+  }
+  return { value };
+});
+
+const ruleKinds = ['ignore', 'tolerance', 'timestamp', 'sameShape', 'array'] as const;
+
+/** One `shadow.rules` entry: a path and exactly one of the rule kinds (see core/structural-diff). */
+const diffRule = strictObject({
+  path: rulePath,
+  ignore: z.literal(true).optional(),
+  tolerance: strictObject({ absolute: positiveNumber.optional(), relative: rate.optional() }).optional(),
+  timestamp: durationField({ positive: true }).optional(),
+  sameShape: z.literal(true).optional(),
+  array: z.union([z.literal('unordered'), strictObject({ key: z.string().min(1) })]).optional(),
+}).transform((r, ctx): DiffRule => {
+  const given = ruleKinds.filter((k) => r[k] !== undefined);
+  if (given.length !== 1) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `a rule needs exactly one of ${ruleKinds.join(', ')}${given.length > 1 ? `, got ${given.join(' and ')}` : ''}`,
+      input: r,
+    });
+    return z.NEVER;
+  }
+  if (r.tolerance !== undefined) {
+    if (r.tolerance.absolute === undefined && r.tolerance.relative === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'tolerance needs absolute, relative or both', input: r.tolerance });
+      return z.NEVER;
+    }
+    return {
+      path: r.path,
+      kind: 'tolerance',
+      absolute: r.tolerance.absolute ?? 0,
+      relative: r.tolerance.relative ?? 0,
+    };
+  }
+  if (r.timestamp !== undefined) return { path: r.path, kind: 'timestamp', withinMs: r.timestamp };
+  if (r.sameShape !== undefined) return { path: r.path, kind: 'same_shape' };
+  if (r.array !== undefined) {
+    return r.array === 'unordered'
+      ? { path: r.path, kind: 'unordered' }
+      : { path: r.path, kind: 'key', key: r.array.key };
+  }
+  return { path: r.path, kind: 'ignore' };
+});
+
+const noiseSchema = strictObject({
+  sampleRate: rate.optional(),
+  relativeThreshold: rate.optional(),
+  absoluteThreshold: rate.optional(),
+});
+
 export const shadowSchema = strictObject({
   methods: z
     .array(method)
@@ -395,11 +474,33 @@ export const shadowSchema = strictObject({
     .array(headerName)
     .transform((list) => [...new Set(list)])
     .optional(),
+  maxDiffBytes: positiveInt.optional(),
+  rules: z.array(diffRule).optional(),
+  gate: z.boolean().optional(),
+  minRequests: positiveInt.optional(),
+  maxMismatchRate: rate.optional(),
+  canarySampleRate: rate.optional(),
+  window: durationField({ positive: true }).optional(),
+  samples: nonNegativeInt.optional(),
+  noise: noiseSchema.optional(),
 }).transform(
   (s): ShadowPolicy => ({
     methods: s.methods ?? DEFAULT_SHADOW.methods,
     maxBodyBytes: s.maxBodyBytes ?? DEFAULT_SHADOW.maxBodyBytes,
     compareHeaders: s.compareHeaders ?? DEFAULT_SHADOW.compareHeaders,
+    maxDiffBytes: s.maxDiffBytes ?? DEFAULT_SHADOW.maxDiffBytes,
+    rules: s.rules ?? DEFAULT_SHADOW.rules,
+    gate: s.gate ?? DEFAULT_SHADOW.gate,
+    minRequests: s.minRequests ?? DEFAULT_SHADOW.minRequests,
+    maxMismatchRate: s.maxMismatchRate ?? DEFAULT_SHADOW.maxMismatchRate,
+    canarySampleRate: s.canarySampleRate ?? DEFAULT_SHADOW.canarySampleRate,
+    window: s.window ?? DEFAULT_SHADOW.window,
+    samples: s.samples ?? DEFAULT_SHADOW.samples,
+    noise: {
+      sampleRate: s.noise?.sampleRate ?? DEFAULT_SHADOW.noise.sampleRate,
+      relativeThreshold: s.noise?.relativeThreshold ?? DEFAULT_SHADOW.noise.relativeThreshold,
+      absoluteThreshold: s.noise?.absoluteThreshold ?? DEFAULT_SHADOW.noise.absoluteThreshold,
+    },
   }),
 );
 

@@ -1,6 +1,8 @@
 // The route table after parsing and validation: every default filled in, durations in milliseconds, frozen.
 // Only src/config builds these; everything else reads them.
 
+import type { DiffRule } from '../core/structural-diff.ts';
+
 export type RouteMode = 'legacy' | 'shadow' | 'canary' | 'service';
 
 /** How the Host header reaching an upstream is chosen. */
@@ -24,6 +26,8 @@ export interface UpstreamConfig {
   readonly rewriteLocation: boolean;
   /** Max pooled connections to this upstream. */
   readonly connections: number;
+  /** The upstream treats `x-edge-shadow: 1` as a dry run, so shadow copies of writes may be sent to it. */
+  readonly shadowDryRun?: boolean;
 }
 
 export type StickinessSource =
@@ -62,6 +66,28 @@ export interface ShadowPolicy {
   readonly maxBodyBytes: number;
   /** Lower-case response headers compared besides status and body (core/shadow-compare's default when absent). */
   readonly compareHeaders: readonly string[];
+  /** Bodies up to this size are compared field by field; larger ones by digest only (`skipped` when they differ). */
+  readonly maxDiffBytes: number;
+  /** Noise rules by field path (core/structural-diff). */
+  readonly rules: readonly DiffRule[];
+  /** A canary route starts in shadow and reaches its first step only through the diff gate (core/diff-judge). */
+  readonly gate: boolean;
+  /** Comparisons the gate needs before it may pass. */
+  readonly minRequests: number;
+  /** Largest mismatch rate after noise the gate and the canary's `diff` rule accept. */
+  readonly maxMismatchRate: number;
+  /** Share of the monolith-served requests of a running canary still copied and compared (gated routes). */
+  readonly canarySampleRate: number;
+  /** How far back the canary's `diff` rule looks, in ms. */
+  readonly window: number;
+  /** Mismatches kept per route with both answers (GET /api/routes/:id/diff/samples). */
+  readonly samples: number;
+  readonly noise: {
+    /** Share of safe shadowed requests also sent a second time to the monolith (per-request noise). */
+    readonly sampleRate: number;
+    readonly relativeThreshold: number;
+    readonly absoluteThreshold: number;
+  };
 }
 
 export interface RouteConfig {

@@ -17,6 +17,8 @@ import type { Logger } from '../adapters/logger.ts';
 import type { EdgeMetrics } from '../adapters/metrics.ts';
 import type { AuditLog, StateStore } from '../adapters/ports.ts';
 import type { RouteConfig, RouteTable } from '../config/types.ts';
+import { diffCheck, diffGate, withDiffCheck } from '../core/diff-judge.ts';
+import { type Counters, SLOT_MS as DIFF_SLOT_MS, slotOf, summarize } from '../core/diff-tally.ts';
 import { EdgeError, isEdgeError } from '../core/errors.ts';
 import { failingRule, judge } from '../core/judge.ts';
 import { JUDGED_PHASES, type RolloutCommandName, type RolloutEvent, transition } from '../core/rollout-machine.ts';
@@ -54,6 +56,11 @@ export interface RolloutControllerOptions {
   readonly localStats?: (routeId: string, windowMs: number, now: number) => RouteWindowStats;
   /** Puts a state into this replica's local view only (the store's last-known cache) while blind. Default: the store's. */
   readonly applyLocal?: (state: RouteRolloutState) => void;
+  /**
+   * The shadow comparison counters of a route (the diff store), fleet-wide. Without it gated routes stay in shadow
+   * and the `diff` rule is not applied.
+   */
+  readonly diffCounters?: (routeId: string) => Promise<Counters>;
 }
 
 export interface RolloutControllerStatus {
@@ -270,7 +277,14 @@ export function createRolloutController(options: RolloutControllerOptions): Roll
   }
 
   function recordVerdict(verdict: Verdict): void {
-    metrics.verdicts.inc({ route: verdict.routeId, outcome: verdict.outcome, rule: failingRule(verdict) });
+    // The diff rule lives beside the judge (core/diff-judge): name it when it is what failed.
+    const diffFailed = verdict.checks.some((c) => c.rule === 'diff' && !c.passed);
+    const rule = failingRule(verdict);
+    metrics.verdicts.inc({
+      route: verdict.routeId,
+      outcome: verdict.outcome,
+      rule: diffFailed && (rule === 'none' || rule === 'inconclusive') ? 'diff' : rule,
+    });
     log.debug(
       { event: 'rollout.verdict', routeId: verdict.routeId, outcome: verdict.outcome, reason: verdict.reason },
       verdict.reason,
@@ -306,7 +320,27 @@ export function createRolloutController(options: RolloutControllerOptions): Roll
       judgeOnLocalEvidence(route, table, now);
       return;
     }
-    const verdict = judge(stats, route.rollout, now);
+    let verdict = judge(stats, route.rollout, now);
+    const shadow = route.shadow;
+    if (shadow?.gate && options.diffCounters) {
+      try {
+        const counters = await options.diffCounters(route.id);
+        // As for the judge's own window: after a person (resume, set-weight) put the route where it is, comparisons
+        // from before are stale (often the very ones that rolled it back); whole slots after that moment count.
+        const from =
+          state.updatedBy === 'judge'
+            ? now - shadow.window
+            : Math.max(now - shadow.window, slotOf(state.since) + DIFF_SLOT_MS);
+        const summary = summarize(counters, from, diffThresholds(route));
+        verdict = withDiffCheck(verdict, diffCheck(summary, shadow, route.rollout.minSamples));
+      } catch (err) {
+        // The store being away is already reported (rollout.store_blind, diff.flush_failed); this says what it costs.
+        log.debug(
+          { event: 'rollout.diff_unavailable', routeId: route.id, err },
+          'diff rule skipped: comparisons unreadable',
+        );
+      }
+    }
     recordVerdict(verdict);
     const events: RolloutEvent[] = [];
     if (fresh > 0) events.push({ type: 'tick_requests', count: fresh });
@@ -324,6 +358,38 @@ export function createRolloutController(options: RolloutControllerOptions): Roll
         log.warn({ event: 'rollout.tick_write_failed', routeId: route.id, err }, 'could not store the route state');
       }
     }
+  }
+
+  function diffThresholds(route: RouteConfig) {
+    const noise = route.shadow?.noise;
+    return { relative: noise?.relativeThreshold ?? 0.2, absolute: noise?.absoluteThreshold ?? 0.001 };
+  }
+
+  /** A gated route in shadow: has it compared enough answers, matching often enough, to start its first step? */
+  async function judgeGate(route: RouteConfig, state: RouteRolloutState, table: RouteTable, now: number) {
+    const shadow = route.shadow;
+    if (!shadow || !options.diffCounters) return;
+    const counters = await options.diffCounters(route.id);
+    // What was compared since the route entered shadow counts (from the start of that time slot).
+    const summary = summarize(counters, slotOf(state.since), diffThresholds(route));
+    const gate = diffGate(summary, shadow);
+    log.debug(
+      { event: 'rollout.shadow_gate', routeId: route.id, outcome: gate.outcome, reason: gate.reason },
+      gate.reason,
+    );
+    if (gate.outcome !== 'pass') return;
+    await applyEvents(
+      route,
+      [
+        {
+          type: 'diff_gate',
+          reason: gate.reason,
+          evidence: { gate: gate.check, summary: { ...summary, fields: summary.fields.slice(0, 20) } },
+        },
+      ],
+      table,
+      now,
+    );
   }
 
   function judgeOnLocalEvidence(route: RouteConfig, table: RouteTable, now: number): void {
@@ -369,6 +435,17 @@ export function createRolloutController(options: RolloutControllerOptions): Roll
     for (const route of table.routes) {
       if (route.mode !== 'canary') continue;
       const state = store.get(route.id);
+      if (state?.phase === 'shadow' && route.shadow?.gate && leader && !blind && due(route, now)) {
+        try {
+          await judgeGate(route, state, table, now);
+        } catch (err) {
+          log.warn(
+            { event: 'rollout.shadow_gate_failed', routeId: route.id, err },
+            'the shadow gate could not be judged',
+          );
+        }
+        continue;
+      }
       if (state === undefined || !JUDGED_PHASES.has(state.phase)) continue;
       if (!blind && !leader) continue;
       if (!due(route, now)) continue;

@@ -36,6 +36,8 @@ export function evidenceOf(event: RolloutEvent, route: RouteConfig): unknown {
       return { command: 'config', mode: route.mode, steps: route.rollout.steps };
     case 'tick_requests':
       return { command: 'tick_requests', count: event.count };
+    case 'diff_gate':
+      return event.evidence;
     case 'set_weight':
       return { command: event.type, actor: event.actor, reason: event.reason, weight: event.weight };
     default:

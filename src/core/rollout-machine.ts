@@ -18,6 +18,9 @@
 //   does not protect a failing service). Healthy advances only an automatic canary that has been on its step for
 //   `stepInterval` and seen `minRequests` service requests; the last step is `holding`. Insufficient data changes
 //   nothing. Verdicts about off/shadow/promoted/rolled_back routes are ignored (promoted routes behave as `service`).
+// - The shadow gate: a canary route with `shadow.gate` starts in `shadow` (from nothing/off) and stays there on
+//   reloads; only `diff_gate` (the controller's diff-judge saying the answers match often enough) moves it to step 0.
+//   Without the gate a canary in shadow starts at step 0 at once, as before.
 // - `tick_requests` adds service requests to the step's count. It is bookkeeping, not a transition: the revision
 //   moves (stores refuse stale writes by it) but `since`, `reason` and `updatedBy` stay.
 // - Commands are idempotent: asking for the state a route is already in is ok with changed: false. On a
@@ -44,6 +47,7 @@ export type RolloutEvent =
   | { readonly type: 'config'; readonly actor?: Actor; readonly reason?: string }
   | { readonly type: 'verdict'; readonly verdict: Verdict }
   | { readonly type: 'tick_requests'; readonly count: number }
+  | { readonly type: 'diff_gate'; readonly reason: string; readonly evidence: unknown }
   | { readonly type: 'pause'; readonly actor: Actor; readonly reason: string }
   | { readonly type: 'resume'; readonly actor: Actor; readonly reason: string }
   | { readonly type: 'promote'; readonly actor: Actor; readonly reason: string }
@@ -128,6 +132,11 @@ function move(routeId: string, from: RouteRolloutState | undefined, change: Chan
   return { ok: true, state: next, changed: true };
 }
 
+/** The route's first step, automatic (a fresh canary, a resume after rollback, a passed shadow gate). */
+function firstStep(steps: readonly number[], reason: string, updatedBy: Actor): Change {
+  return { phase: phaseForStep(steps, 0), stepIndex: 0, weight: steps[0] ?? 0, reason, updatedBy };
+}
+
 /** The automatic canary position at the largest step ≤ weight (the first step when none is). */
 function automaticAt(steps: readonly number[], weight: number): { phase: 'canary' | 'holding'; stepIndex: number } {
   const index = Math.max(stepAtOrBelow(steps, weight), 0);
@@ -161,6 +170,11 @@ export function transition(
   }
 
   switch (event.type) {
+    case 'diff_gate': {
+      if (state.phase !== 'shadow' || route.mode !== 'canary') return same(state);
+      return move(id, state, firstStep(steps, `${event.reason}; starting at ${stepText(steps, 0)}`, 'judge'), now);
+    }
+
     case 'tick_requests': {
       if (!(event.count > 0)) return same(state);
       return {
@@ -234,18 +248,7 @@ export function transition(
         );
       }
       if (state.phase === 'rolled_back') {
-        return move(
-          id,
-          state,
-          {
-            phase: phaseForStep(steps, 0),
-            stepIndex: 0,
-            weight: steps[0] ?? 0,
-            reason: event.reason,
-            updatedBy: event.actor,
-          },
-          now,
-        );
+        return move(id, state, firstStep(steps, event.reason, event.actor), now);
       }
       if (state.phase === 'canary' || state.phase === 'holding') return same(state);
       if (state.phase === 'promoted') {
@@ -307,7 +310,7 @@ export function transition(
 }
 
 function isCommand(event: RolloutEvent): boolean {
-  return event.type !== 'verdict' && event.type !== 'tick_requests';
+  return event.type !== 'verdict' && event.type !== 'tick_requests' && event.type !== 'diff_gate';
 }
 
 function pauseRefusal(id: string, phase: RolloutPhase): string {
@@ -362,19 +365,23 @@ function onConfig(
       break;
   }
 
-  if (state === undefined || state.phase === 'off' || state.phase === 'shadow') {
+  if (route.shadow?.gate === true && (state === undefined || state.phase === 'off' || state.phase === 'shadow')) {
+    if (state?.phase === 'shadow') return same(state);
     return move(
       id,
       state,
       {
-        phase: phaseForStep(steps, 0),
-        stepIndex: 0,
-        weight: steps[0] ?? 0,
-        reason: because(`mode: canary, starting at ${stepText(steps, 0)}`),
+        phase: 'shadow',
+        stepIndex: -1,
+        weight: 0,
+        reason: because('mode: canary with shadow.gate: comparing answers in shadow before the first step'),
         updatedBy: actor,
       },
       now,
     );
+  }
+  if (state === undefined || state.phase === 'off' || state.phase === 'shadow') {
+    return move(id, state, firstStep(steps, because(`mode: canary, starting at ${stepText(steps, 0)}`), actor), now);
   }
   if (state.phase === 'rolled_back' || state.phase === 'promoted') return same(state);
 

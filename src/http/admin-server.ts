@@ -4,12 +4,14 @@
 import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import type { DiffStore } from '../adapters/diff/diff-store.ts';
 import type { Logger } from '../adapters/logger.ts';
 import type { EdgeMetrics } from '../adapters/metrics.ts';
 import type { RouteConfig, RouteTable } from '../config/types.ts';
 import { EdgeError } from '../core/errors.ts';
 import type { Actor, AuditEvent, RouteRolloutState } from '../core/types.ts';
 import { renderDashboard } from './admin-dashboard.ts';
+import { diffView } from './diff-view.ts';
 
 export type RolloutCommand = 'pause' | 'resume' | 'promote' | 'rollback' | 'set_weight';
 
@@ -26,6 +28,8 @@ export interface AdminControl {
   /** Extra facts for /api/routes and the dashboard: flag source, leader, store health, config hash. */
   info(): Record<string, unknown>;
   ready(): { ready: boolean; checks: Record<string, boolean> };
+  /** The shadow comparison store (counters and samples); absent: the diff endpoints answer 404. */
+  diff?: DiffStore;
 }
 
 export interface AdminServerOptions {
@@ -146,6 +150,25 @@ export async function createAdminServer(options: AdminServerOptions): Promise<Fa
     const events = await control.history(route.id, limit);
     return { route: route.id, events: events.map((e) => ({ ...e, at: new Date(e.at).toISOString() })) };
   });
+
+  const diffStore = (): DiffStore => {
+    if (!control.diff) throw new EdgeError('RF_NOT_FOUND', 'shadow comparison is not enabled on this edge');
+    return control.diff;
+  };
+  app.get<{ Params: { id: string } }>('/api/routes/:id/diff', async (request) => {
+    const route = findRoute(request.params.id);
+    const store = diffStore();
+    const [counters, samples] = await Promise.all([store.counters(route.id), store.samples(route.id, 5)]);
+    return diffView(route, control.state(route.id), counters, samples, Date.now());
+  });
+  app.get<{ Params: { id: string }; Querystring: { limit?: string } }>(
+    '/api/routes/:id/diff/samples',
+    async (request) => {
+      const route = findRoute(request.params.id);
+      const limit = Math.min(Math.max(Number(request.query.limit ?? 50) || 50, 1), 1000);
+      return { route: route.id, samples: await diffStore().samples(route.id, limit) };
+    },
+  );
 
   for (const command of ['pause', 'resume', 'promote', 'rollback'] as const) {
     app.post<{ Params: { id: string } }>(`/api/routes/:id/${command}`, async (request) => {

@@ -121,7 +121,12 @@ export class Admission {
       (headers['transfer-encoding'] !== undefined ||
         (headers['content-length'] !== undefined && headers['content-length'] !== '0'));
     let body: Readable | null = hasBody ? raw : null;
-    if (decision.shadow) body = this.#startShadow(raw, state, decision, plan, peer, url, body, upgrade);
+    if (
+      decision.shadow ||
+      this.#shadows.sampleCanary(plan.shadowRoutes.get(decision.routeId ?? ''), decision, state.method)
+    ) {
+      body = this.#startShadow(raw, state, decision, plan, peer, url, body, upgrade);
+    }
     const target: ForwardTarget = {
       upstream: upstream.config,
       path: upstream.config.basePath + url,
@@ -174,22 +179,30 @@ export class Admission {
       state.method,
       body !== null,
       length === undefined ? null : Number.parseInt(length, 10),
+      !decision.shadow,
     );
     if (copy === null) return body;
     state.shadow = copy;
     const route = copy.route;
-    const headers = buildUpstreamHeaders(raw.rawHeaders, {
-      host: route.host,
-      peer: peer.ip,
-      peerTrusted: peer.trusted,
-      proto: 'http',
-      requestId: `${state.id}-shadow`,
-      overrideHeader: plan.overrideHeader,
-      overrideCookie: plan.overrideCookie,
-      upgrade: null,
-    });
+    const headersFor = (host: string | null, requestId: string) =>
+      buildUpstreamHeaders(raw.rawHeaders, {
+        host,
+        peer: peer.ip,
+        peerTrusted: peer.trusted,
+        proto: 'http',
+        requestId,
+        overrideHeader: plan.overrideHeader,
+        overrideCookie: plan.overrideCookie,
+        upgrade: null,
+      });
+    const headers = headersFor(route.host, `${state.id}-shadow`);
+    // The per-request noise call: the same request to the monolith once more, addressed as the primary was.
+    const noise =
+      copy.wantsNoiseCall && route.legacy !== null
+        ? { path: route.legacy.basePath + url, headers: headersFor(route.legacyHost, `${state.id}-noise`) }
+        : undefined;
     const sent = copy.send(
-      { reqId: state.id, method: state.method, path: route.upstream.basePath + url, headers },
+      { reqId: state.id, method: state.method, path: route.upstream.basePath + url, headers, noise },
       body === null ? null : raw,
     );
     return sent ?? body;

@@ -24,6 +24,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { createMemoryDiffStore } from '../adapters/diff/diff-store.ts';
 import type { Logger } from '../adapters/logger.ts';
 import type { EdgeMetrics } from '../adapters/metrics.ts';
 import { EdgeError } from '../core/errors.ts';
@@ -35,6 +36,7 @@ import { saneRequestId } from './forward-headers.ts';
 import { RequestRecorder } from './request-record.ts';
 import { EdgeRequestState, type TaggedSocket } from './request-state.ts';
 import { ClientRelay } from './response-writer.ts';
+import { ShadowDiffRecorder } from './shadow-diff.ts';
 import { ShadowTraffic } from './shadow-traffic.ts';
 import { type EdgeRouting, TablePlanOwner } from './table-plan.ts';
 import { proxyUpgrade, writeErrorHead } from './upgrade-proxy.ts';
@@ -55,6 +57,8 @@ export interface EdgeServerOptions {
   readonly shutdownTimeoutMs?: number | undefined;
   /** Shadow copies in flight at once (beyond: not copied, counted `skipped`). Default 64. */
   readonly shadowMaxInFlight?: number | undefined;
+  /** Compares shadow answers and counts them (default: a process-local diff store). */
+  readonly shadowDiff?: ShadowDiffRecorder | undefined;
 }
 
 export interface EdgeServer {
@@ -81,6 +85,7 @@ export async function createEdgeServer(options: EdgeServerOptions): Promise<Edge
     metrics,
     recordOutcome: options.recordOutcome,
     maxInFlight: options.shadowMaxInFlight,
+    diff: options.shadowDiff ?? new ShadowDiffRecorder({ store: createMemoryDiffStore(), metrics, log }),
   });
   const tables = new TablePlanOwner(options.routing, log, [pools, shadows]);
   const admission = new Admission({ metrics, tables, shadows, verifyOverride: options.verifyOverride ?? null });

@@ -1,8 +1,9 @@
 // Shadow traffic: a request whose decision says `shadow` is served by legacy as usual, and a copy goes to the
-// route's service; when both answers are in, core/shadow-compare says whether they match. Nothing here is on the
-// client's response path: the copy is sent after the primary was dispatched, its answer is read by its own handlers,
-// and the primary never waits for it. What it costs the primary is a hash of the legacy body as it streams by (and,
-// for routes that opt in to bodies, one pass-through stream that keeps a copy of the request body).
+// route's service; when both answers are in, http/shadow-diff compares them. Nothing here is on the client's
+// response path: the copy is sent after the primary was dispatched, its answer is read by its own handlers, and the
+// primary never waits for it. What it costs the primary is a hash and a copy (up to `maxDiffBytes`) of the legacy
+// body as it streams by (and, for routes that opt in to bodies, one pass-through stream that keeps a copy of the
+// request body).
 //
 // Writes are not copied by default. A POST copied to a service in shadow runs twice against real data (once in the
 // monolith, once in the service) unless the service writes to a store of its own or treats `x-edge-shadow: 1` as a
@@ -11,24 +12,27 @@
 // Bounds: at most `maxInFlight` copies per process (one more is `skipped`, never queued), each with the service
 // upstream's timeouts; copies use an undici agent of their own, so a service that hangs on shadow traffic cannot
 // take pooled connections from real traffic to the same upstream.
+//
+// Comparison (http/shadow-diff): both bodies are kept up to the route's `maxDiffBytes` and diffed field by field.
+// A sampled share (`noise.sampleRate`) of safe requests is also sent a second time to the monolith, through the same
+// agent and slot: where the monolith disagrees with itself, the field is noise for that request. During a gated
+// canary, a sampled share of the monolith-served requests is copied too (`canarySampleRate`); those copies feed the
+// diff rule only, not the judge's service window (no user was served by them).
 
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import { Agent, type Dispatcher, Pool } from 'undici';
 import type { Logger } from '../adapters/logger.ts';
 import type { EdgeMetrics } from '../adapters/metrics.ts';
+import { DEFAULT_SHADOW } from '../config/routes-schema.ts';
 import type { RouteTable, ShadowPolicy, UpstreamConfig } from '../config/types.ts';
-import {
-  compareShadow,
-  DEFAULT_COMPARED_HEADERS,
-  describeDifferences,
-  type ShadowAnswer,
-} from '../core/shadow-compare.ts';
-import type { Outcome } from '../core/types.ts';
+import type { DiffAnswer } from '../core/structural-diff.ts';
+import type { Decision, Outcome } from '../core/types.ts';
+import type { ShadowDiffRecorder } from './shadow-diff.ts';
 import { classifyUpstreamError } from './upstream-pools.ts';
 
-export type ShadowResult = 'match' | 'mismatch' | 'error' | 'skipped';
+export type ShadowResult = 'match' | 'noise' | 'mismatch' | 'error' | 'skipped';
 
 /** Methods that do not change anything (RFC 9110 §9.2.1) and are copied on every shadowed route. */
 export const SAFE_METHODS: readonly string[] = Object.freeze(['GET', 'HEAD', 'OPTIONS']);
@@ -47,7 +51,10 @@ export interface ShadowRoute {
   /** Safe methods plus the route's opted-in ones. */
   readonly methods: ReadonlySet<string>;
   readonly maxBodyBytes: number;
-  readonly compareHeaders: readonly string[];
+  readonly policy: ShadowPolicy;
+  /** The monolith, for the per-request noise call; null when the table names none. */
+  readonly legacy: UpstreamConfig | null;
+  readonly legacyHost: string | null;
 }
 
 /**
@@ -62,14 +69,17 @@ export function compileShadowRoutes(
   for (const route of table.routes) {
     const upstream = table.upstreams.get(route.service);
     if (upstream === undefined) continue;
-    const policy: ShadowPolicy | undefined = route.shadow;
+    const policy: ShadowPolicy = route.shadow ?? DEFAULT_SHADOW;
+    const legacy = table.upstreams.get(table.legacy) ?? null;
     out.set(route.id, {
       routeId: route.id,
       upstream,
       host: hostOf(upstream),
-      methods: new Set([...SAFE_METHODS, ...(policy?.methods ?? [])]),
-      maxBodyBytes: policy?.maxBodyBytes ?? 0,
-      compareHeaders: policy?.compareHeaders ?? DEFAULT_COMPARED_HEADERS,
+      methods: new Set([...SAFE_METHODS, ...policy.methods]),
+      maxBodyBytes: policy.maxBodyBytes,
+      policy,
+      legacy,
+      legacyHost: legacy === null ? null : hostOf(legacy),
     });
   }
   return out;
@@ -84,6 +94,10 @@ export interface ShadowTrafficOptions {
   readonly maxInFlight?: number | undefined;
   /** At most one `shadow.mismatch` line per route per this many ms (the metric still counts every one). */
   readonly mismatchLogEveryMs?: number | undefined;
+  /** Compares and counts the answers (the diff store, learned noise, samples). */
+  readonly diff: ShadowDiffRecorder;
+  /** Sampling (noise calls, canary copies); injected so tests can decide. Default Math.random. */
+  readonly random?: () => number;
 }
 
 /** What the edge hands over to send a copy. */
@@ -94,6 +108,8 @@ export interface ShadowRequest {
   readonly path: string;
   /** Upstream request headers for the service (forward-headers), without the shadow marker. */
   readonly headers: string[];
+  /** The second call to the monolith (per-request noise), when the copy was sampled for one. */
+  readonly noise?: { readonly path: string; readonly headers: string[] } | undefined;
 }
 
 const EMPTY_SHA256 = createHash('sha256').digest('hex');
@@ -111,6 +127,8 @@ export class ShadowTraffic {
   readonly #connectTimeouts = new Map<string, number>();
   readonly #counters = new Map<string, { inc(): void }>();
   readonly #lastMismatchLog = new Map<string, { at: number; suppressed: number }>();
+  readonly #diff: ShadowDiffRecorder;
+  readonly #random: () => number;
   #inFlight = 0;
   #closed = false;
 
@@ -120,6 +138,8 @@ export class ShadowTraffic {
     this.#recordOutcome = options.recordOutcome;
     this.#maxInFlight = options.maxInFlight ?? DEFAULT_SHADOW_MAX_IN_FLIGHT;
     this.#mismatchLogEveryMs = options.mismatchLogEveryMs ?? 1000;
+    this.#diff = options.diff;
+    this.#random = options.random ?? Math.random;
     this.#agent = new Agent({
       factory: (origin, opts) =>
         new Pool(origin, {
@@ -157,6 +177,7 @@ export class ShadowTraffic {
     method: string,
     hasBody: boolean,
     contentLength: number | null,
+    canarySample = false,
   ): ShadowCopy | null {
     let why: string | null = null;
     if (this.#closed) why = 'closing';
@@ -170,12 +191,26 @@ export class ShadowTraffic {
       return null;
     }
     this.#inFlight++;
-    return new ShadowCopy(this, route);
+    const noise =
+      route.legacy !== null && SAFE_METHODS.includes(method) && this.#random() < route.policy.noise.sampleRate;
+    return new ShadowCopy(this, route, noise, !canarySample);
+  }
+
+  /**
+   * Whether a request the canary sends to the monolith is copied anyway, so the answers keep being compared while
+   * the canary runs (gated routes only, `canarySampleRate` of them).
+   */
+  sampleCanary(route: ShadowRoute | undefined, decision: Decision, method: string): boolean {
+    if (route === undefined || !route.policy.gate || decision.reason !== 'bucket_out') return false;
+    // A method the route does not copy is not sampled at all (nor counted as a skipped copy).
+    if (!route.methods.has(method)) return false;
+    return this.#random() < route.policy.canarySampleRate;
   }
 
   /** Counts a shadow decision whose request is not copied. */
   skip(routeId: string, method: string, why: string): void {
     this.#count(routeId, 'skipped');
+    this.#diff.recordOther(routeId, 'skipped');
     if (this.#log.isLevelEnabled('debug')) {
       this.#log.debug({ event: 'shadow.skipped', route: routeId, method, why }, 'request not shadowed');
     }
@@ -225,10 +260,18 @@ export class ShadowTraffic {
   }
 
   /** @internal */
+  get diff(): ShadowDiffRecorder {
+    return this.#diff;
+  }
+
+  /** @internal */
   settle(copy: ShadowCopy, result: ShadowResult, detail: Record<string, unknown>, differences?: string): void {
     if (this.#closed) return;
     const routeId = copy.route.routeId;
     this.#count(routeId, result);
+    if (result === 'error' || (result === 'skipped' && detail['why'] !== 'body_over_max_diff_bytes')) {
+      this.#diff.recordOther(routeId, result);
+    }
     if (this.#log.isLevelEnabled('debug')) {
       this.#log.debug({ event: 'shadow.result', route: routeId, result, ...detail }, 'shadow copy compared');
     }
@@ -263,6 +306,40 @@ export class ShadowTraffic {
 
 type SideState = 'pending' | 'answered' | 'failed';
 
+/** Hashes a body as it streams and keeps its bytes up to a limit (beyond it, only the hash and length). */
+class BodyKeeper {
+  readonly #hash = createHash('sha256');
+  readonly #limit: number;
+  #chunks: Buffer[] | null = [];
+  bytes = 0;
+
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  add(chunk: Buffer): void {
+    this.bytes += chunk.length;
+    this.#hash.update(chunk);
+    if (this.#chunks === null) return;
+    if (this.bytes > this.#limit) this.#chunks = null;
+    else this.#chunks.push(chunk);
+  }
+
+  answer(status: number, headers: readonly string[]): DiffAnswer {
+    return {
+      status,
+      headers,
+      body: this.#chunks === null ? null : Buffer.concat(this.#chunks, this.bytes),
+      bodyBytes: this.bytes,
+      bodySha256: this.#hash.digest('hex'),
+    };
+  }
+}
+
+function emptyAnswer(status: number, headers: readonly string[]): DiffAnswer {
+  return { status, headers, body: Buffer.alloc(0), bodyBytes: 0, bodySha256: EMPTY_SHA256 };
+}
+
 /**
  * One request's copy: it sends the copy once the request body (if any) is complete, hashes the service's answer,
  * watches the legacy answer as the edge relays it, and compares the two once both are in.
@@ -277,17 +354,29 @@ export class ShadowCopy {
   #settled = false;
 
   #shadow: SideState = 'pending';
-  #shadowAnswer: ShadowAnswer | null = null;
+  #shadowAnswer: DiffAnswer | null = null;
 
   #primary: SideState = 'pending';
   #primaryStatus = 0;
   #primaryHeaders: readonly string[] = [];
-  #primaryHash: Hash | null = null;
-  #primaryBytes = 0;
+  #primaryBody: BodyKeeper | null = null;
 
-  constructor(owner: ShadowTraffic, route: ShadowRoute) {
+  /** The second monolith answer: 'answered' | 'failed' once in; null when this copy was not sampled for one. */
+  #second: SideState | null;
+  #secondAnswer: DiffAnswer | null = null;
+  /** Whether the service's answer is an outcome for the judge (not for canary-phase samples). */
+  readonly #recordsOutcome: boolean;
+
+  constructor(owner: ShadowTraffic, route: ShadowRoute, noise: boolean, recordsOutcome: boolean) {
     this.#owner = owner;
     this.route = route;
+    this.#second = noise ? 'pending' : null;
+    this.#recordsOutcome = recordsOutcome;
+  }
+
+  /** Whether the edge should give `send` a second request for the monolith (per-request noise). */
+  get wantsNoiseCall(): boolean {
+    return this.#second !== null;
   }
 
   /**
@@ -297,6 +386,7 @@ export class ShadowCopy {
    */
   send(request: ShadowRequest, body: IncomingMessage | null): Readable | null {
     this.#request = { ...request, headers: markAsShadow(request.headers) };
+    if (request.noise === undefined || body !== null) this.#second = null;
     if (body === null) {
       setImmediate(sendCopy, this, null);
       return null;
@@ -352,6 +442,41 @@ export class ShadowCopy {
       (data) => this.#onShadowResponse(data),
       (err) => this.#onShadowError(err),
     );
+    const legacy = this.route.legacy;
+    if (this.#second === 'pending' && legacy !== null && request.noise !== undefined) {
+      this.#owner.dispatch(
+        {
+          origin: legacy.origin,
+          path: request.noise.path,
+          method: request.method as Dispatcher.HttpMethod,
+          headers: request.noise.headers,
+          body: null,
+          headersTimeout: legacy.headersTimeoutMs,
+          bodyTimeout: legacy.bodyTimeoutMs === 0 ? legacy.headersTimeoutMs : legacy.bodyTimeoutMs,
+          responseHeaders: 'raw',
+        },
+        (data) => this.#onSecondResponse(data),
+        () => this.#onSecondDone(null),
+      );
+    }
+  }
+
+  #onSecondResponse(data: Dispatcher.ResponseData): void {
+    const keeper = new BodyKeeper(this.route.policy.maxDiffBytes);
+    data.body.on('data', (chunk: Buffer) => keeper.add(chunk));
+    data.body.once('error', () => this.#onSecondDone(null));
+    data.body.once('end', () =>
+      // undici's types say headers is an object; `responseHeaders: 'raw'` makes it the flat list.
+      this.#onSecondDone(keeper.answer(data.statusCode, data.headers as unknown as string[])),
+    );
+  }
+
+  #onSecondDone(answer: DiffAnswer | null): void {
+    if (this.#second !== 'pending') return;
+    this.#second = answer === null ? 'failed' : 'answered';
+    this.#secondAnswer = answer;
+    this.#maybeRelease();
+    this.#maybeCompare();
   }
 
   /**
@@ -361,15 +486,12 @@ export class ShadowCopy {
   primaryHead(status: number, rawHeaders: readonly string[], hasBody: boolean): void {
     this.#primaryStatus = status;
     this.#primaryHeaders = rawHeaders;
-    if (hasBody) this.#primaryHash = createHash('sha256');
+    if (hasBody) this.#primaryBody = new BodyKeeper(this.route.policy.maxDiffBytes);
   }
 
   /** A chunk of the legacy body as relayed to the client. */
   primaryData(chunk: Buffer): void {
-    const hash = this.#primaryHash;
-    if (hash === null) return;
-    this.#primaryBytes += chunk.length;
-    hash.update(chunk);
+    this.#primaryBody?.add(chunk);
   }
 
   /** The edge is done with the primary: `complete` when the client got the whole legacy answer. */
@@ -383,22 +505,17 @@ export class ShadowCopy {
   }
 
   #onShadowResponse(data: Dispatcher.ResponseData): void {
-    const hash = createHash('sha256');
-    let bytes = 0;
+    const keeper = new BodyKeeper(this.route.policy.maxDiffBytes);
     const body = data.body;
-    body.on('data', (chunk: Buffer) => {
-      bytes += chunk.length;
-      hash.update(chunk);
-    });
+    body.on('data', (chunk: Buffer) => keeper.add(chunk));
     body.once('error', (err: unknown) => this.#onShadowError(err));
     body.once('end', () => {
       const latencyMs = performance.now() - this.#sentAt;
-      this.#releaseSlot();
-      this.#owner.recordService(this.route.routeId, data.statusCode, latencyMs, false);
       this.#shadow = 'answered';
+      this.#maybeRelease();
+      if (this.#recordsOutcome) this.#owner.recordService(this.route.routeId, data.statusCode, latencyMs, false);
       // undici's types say headers is an object; `responseHeaders: 'raw'` makes it the flat list.
-      const headers = data.headers as unknown as string[];
-      this.#shadowAnswer = { status: data.statusCode, headers, bodySha256: hash.digest('hex'), bodyBytes: bytes };
+      this.#shadowAnswer = keeper.answer(data.statusCode, data.headers as unknown as string[]);
       this.#maybeCompare();
     });
   }
@@ -406,34 +523,49 @@ export class ShadowCopy {
   #onShadowError(err: unknown): void {
     if (this.#shadow !== 'pending') return;
     const latencyMs = performance.now() - this.#sentAt;
-    this.#releaseSlot();
-    this.#owner.recordService(this.route.routeId, 0, latencyMs, true);
     this.#shadow = 'failed';
+    this.#maybeRelease();
+    if (this.#recordsOutcome) this.#owner.recordService(this.route.routeId, 0, latencyMs, true);
     // The service failed: that is the result, whatever legacy answered.
     this.#finish('error', { kind: classifyUpstreamError(err).kind, err });
   }
 
   #maybeCompare(): void {
     if (this.#settled || this.#shadow !== 'answered' || this.#primary === 'pending') return;
+    if (this.#second === 'pending') return;
     const shadow = this.#shadowAnswer!;
     if (this.#primary === 'failed') {
       this.#finish('skipped', { why: 'primary_failed', serviceStatus: shadow.status });
       return;
     }
-    const primary: ShadowAnswer = {
-      status: this.#primaryStatus,
-      headers: this.#primaryHeaders,
-      bodySha256: this.#primaryHash === null ? EMPTY_SHA256 : this.#primaryHash.digest('hex'),
-      bodyBytes: this.#primaryBytes,
-    };
-    const comparison = compareShadow(primary, shadow, this.route.compareHeaders);
+    const primary =
+      this.#primaryBody === null
+        ? emptyAnswer(this.#primaryStatus, this.#primaryHeaders)
+        : this.#primaryBody.answer(this.#primaryStatus, this.#primaryHeaders);
     const detail = {
       legacyStatus: primary.status,
       serviceStatus: shadow.status,
       serviceMs: Math.round((performance.now() - this.#sentAt) * 100) / 100,
     };
-    if (comparison.result === 'match') this.#finish('match', detail);
-    else this.#finish('mismatch', detail, describeDifferences(comparison.differences));
+    const request = this.#request;
+    let outcome: ReturnType<ShadowDiffRecorder['record']>;
+    try {
+      outcome = this.#owner.diff.record(
+        this.route.routeId,
+        this.route.policy,
+        { reqId: request?.reqId ?? '', method: request?.method ?? '', path: request?.path ?? '' },
+        primary,
+        shadow,
+        this.#secondAnswer,
+      );
+    } catch (err) {
+      // A comparison bug must not take the process down with it: the copy is lost, the client never noticed.
+      this.#finish('skipped', { ...detail, why: 'compare_failed', err });
+      return;
+    }
+    if (outcome.result === 'skipped') this.#finish('skipped', { ...detail, why: 'body_over_max_diff_bytes' });
+    else if (outcome.result === 'mismatch') this.#finish('mismatch', detail, outcome.text);
+    else this.#finish(outcome.result, detail);
   }
 
   #finish(result: ShadowResult, detail: Record<string, unknown>, differences?: string): void {
@@ -441,6 +573,11 @@ export class ShadowCopy {
     this.#settled = true;
     const request = this.#request;
     this.#owner.settle(this, result, { reqId: request?.reqId, method: request?.method, ...detail }, differences);
+  }
+
+  /** The slot is free once every request this copy sent has its answer. */
+  #maybeRelease(): void {
+    if (this.#shadow !== 'pending' && this.#second !== 'pending') this.#releaseSlot();
   }
 
   #releaseSlot(): void {

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
+import { DEFAULT_SHADOW } from '../../src/config/routes-schema.ts';
 import { startEdge, type TestEdge } from '../support/edge.ts';
 import { send } from '../support/http-client.ts';
 import { parsePrometheusText } from '../support/prometheus-scrape.ts';
@@ -74,7 +75,12 @@ describe('shadow copies of requests with a body', () => {
           prefix: '/w',
           service: 'agents',
           mode: 'shadow',
-          shadow: { methods: ['POST', 'PUT'], maxBodyBytes: 64 * 1024, compareHeaders: ['content-type'] },
+          shadow: {
+            ...DEFAULT_SHADOW,
+            methods: ['POST', 'PUT'],
+            maxBodyBytes: 64 * 1024,
+            compareHeaders: ['content-type'],
+          },
         },
       ],
     });

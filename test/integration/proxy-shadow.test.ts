@@ -189,8 +189,8 @@ describe('shadow traffic: the client is served by legacy, the service gets a cop
     assert.equal(line['route'], 'shadowed');
     assert.equal(
       line['differences'],
-      'status 200 != 500; header content-type "application/json;charset=utf-8" != "text/html"; ' +
-        'header set-cookie "names: sid, theme" != (absent); body 39 != 13 bytes',
+      'status value 200 != 500; header.content-type value "application/json;charset=utf-8" != "text/html"; ' +
+        'header.set-cookie missing "names: sid, theme" != (absent); body type "JSON" != "not JSON"',
     );
   });
 

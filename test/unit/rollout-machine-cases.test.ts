@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
+import { DEFAULT_SHADOW } from '../../src/config/routes-schema.ts';
 import type { RolloutPolicy, RouteConfig } from '../../src/config/types.ts';
 import { type RolloutEvent, transition } from '../../src/core/rollout-machine.ts';
 import type { Actor, RouteRolloutState, Verdict, VerdictOutcome } from '../../src/core/types.ts';
@@ -10,7 +11,14 @@ import { TEST_ROLLOUT, testRoute } from '../support/route-table-fixtures.ts';
 
 interface MachineCase {
   name: string;
-  route?: { mode?: RouteConfig['mode']; steps?: number[]; stepIntervalMs?: number; minRequests?: number };
+  route?: {
+    mode?: RouteConfig['mode'];
+    steps?: number[];
+    stepIntervalMs?: number;
+    minRequests?: number;
+    /** shadow.gate: the canary starts in shadow and waits for the diff gate. */
+    gate?: boolean;
+  };
   state: Partial<RouteRolloutState> | null;
   event: { type: string; outcome?: VerdictOutcome; count?: number; weight?: number; actor?: Actor; reason?: string };
   now?: number;
@@ -30,7 +38,7 @@ function routeFor(spec: MachineCase['route']): RouteConfig {
     ...(spec?.stepIntervalMs !== undefined ? { stepIntervalMs: spec.stepIntervalMs } : {}),
     ...(spec?.minRequests !== undefined ? { minRequests: spec.minRequests } : {}),
   };
-  return { ...base, rollout };
+  return { ...base, rollout, ...(spec?.gate ? { shadow: { ...DEFAULT_SHADOW, gate: true } } : {}) };
 }
 
 function stateFor(partial: Partial<RouteRolloutState> | null): RouteRolloutState | undefined {
@@ -73,6 +81,8 @@ function eventFor(spec: MachineCase['event'], now: number): RolloutEvent {
       return { type: 'verdict', verdict: verdict(spec.outcome ?? 'healthy', now) };
     case 'tick_requests':
       return { type: 'tick_requests', count: spec.count ?? 0 };
+    case 'diff_gate':
+      return { type: 'diff_gate', reason: spec.reason ?? 'shadow gate passed', evidence: {} };
     case 'set_weight':
       return { type: 'set_weight', actor, reason, weight: spec.weight ?? Number.NaN };
     case 'pause':
