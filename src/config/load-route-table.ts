@@ -33,11 +33,11 @@ export type RouteTableResult =
   | { readonly ok: true; readonly table: RouteTable; readonly warnings: readonly ConfigProblem[] }
   | { readonly ok: false; readonly problems: readonly ConfigProblem[] };
 
-type PathSegment = string | number;
+export type PathSegment = string | number;
 /** Where a problem points: the value at `path`, the key naming it, or (for a missing key) the enclosing mapping. */
-type Anchor = 'value' | 'key' | 'parent';
+export type Anchor = 'value' | 'key' | 'parent';
 
-interface Finding {
+export interface Finding {
   readonly path: readonly PathSegment[];
   readonly anchor: Anchor;
   readonly message: string;
@@ -381,7 +381,7 @@ export function describePath(path: readonly PathSegment[]): string {
 }
 
 /** The source offset of the node a finding points at; the nearest enclosing node when the path runs out. */
-function offsetOf(doc: Document, path: readonly PathSegment[], anchor: Anchor): number {
+export function offsetOf(doc: Document, path: readonly PathSegment[], anchor: Anchor): number {
   const target = anchor === 'parent' ? path.slice(0, -1) : path;
   let node: unknown = doc.contents;
   let best = rangeStart(node) ?? 0;
@@ -411,7 +411,7 @@ function rangeStart(node: unknown): number | undefined {
   return range?.[0];
 }
 
-function yamlErrorMessage(code: string, message: string, text: string, offset: number): string {
+export function yamlErrorMessage(code: string, message: string, text: string, offset: number): string {
   if (code === 'DUPLICATE_KEY') {
     const key = /^[^\s:,{}[\]]+/.exec(text.slice(offset))?.[0];
     return key === undefined ? 'duplicate key in a mapping' : `duplicate key "${key}" in the same mapping`;
@@ -420,7 +420,7 @@ function yamlErrorMessage(code: string, message: string, text: string, offset: n
   return `YAML syntax error: ${message}`;
 }
 
-function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {
+export function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {
   return problems.sort((a, b) => a.line - b.line || a.col - b.col);
 }
 
