@@ -22,6 +22,8 @@ const PREFIX = '/api/agents';
 const EXPORT_ROWS_DEFAULT = 120;
 const EXPORT_ROWS_MAX = 1_000_000;
 const EXPORT_ROWS_PER_CHUNK = 20;
+/** Largest page of `GET /api/agents?limit=`; also the page when no limit is given. */
+export const LIST_LIMIT_MAX = 500;
 
 // Agents change under the client's feet, so caches must revalidate; the ETag makes that cheap (a 304).
 const CACHE_HEADERS = { 'cache-control': 'no-cache' } as const;
@@ -111,8 +113,15 @@ async function collection(
         sendError(req, res, 400, 'invalid_query', `status must be one of ${AGENT_STATUSES.join(', ')}`);
         return;
       }
-      const items = store.list(status === null ? {} : { status: status as AgentStatus });
-      sendRepresentation(req, res, { items, total: items.length });
+      const limit = integerQuery(query, 'limit', LIST_LIMIT_MAX, 1, LIST_LIMIT_MAX);
+      const offset = integerQuery(query, 'offset', 0, 0, Number.MAX_SAFE_INTEGER);
+      if (typeof limit === 'string' || typeof offset === 'string') {
+        sendError(req, res, 400, 'invalid_query', typeof limit === 'string' ? limit : (offset as string));
+        return;
+      }
+      const all = store.list(status === null ? {} : { status: status as AgentStatus });
+      // Offset paging: `total` counts every match, `items` holds the page.
+      sendRepresentation(req, res, { items: all.slice(offset, offset + limit), total: all.length });
       return;
     }
     case 'POST': {
@@ -129,6 +138,20 @@ async function collection(
     default:
       sendMethodNotAllowed(req, res, ['GET', 'HEAD', 'POST']);
   }
+}
+
+/** The integer query parameter, its fallback when absent, or the message saying what is wrong. */
+function integerQuery(
+  query: URLSearchParams,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number | string {
+  const raw = query.get(name);
+  if (raw === null) return fallback;
+  const n = Number(raw);
+  return /^\d+$/.test(raw) && n >= min && n <= max ? n : `${name} must be an integer from ${min} to ${max}`;
 }
 
 async function item(

@@ -131,22 +131,18 @@ class Checker {
     if (rawOps !== undefined && ops.length === 0 && Array.isArray(rawOps))
       this.fail(['operations'], 'needs at least one operation');
     const names = new Set<string>();
-    const operations = ops.map((op, i) => this.operation(op, ['operations', i], sharedErrors, names));
+    const operations = ops.map((op, i) => this.operation(op, ['operations', i], names));
     return {
       name,
       maxBodyBytes,
       oversize: oversize === 'pass' ? 'pass' : 'reject',
       version,
+      errors: sharedErrors,
       operations: operations.filter((o): o is DeclaredOperation => o !== null),
     };
   }
 
-  private operation(
-    raw: unknown,
-    path: PathSegment[],
-    shared: Map<ErrorKey, LabelledBodyRule[]>,
-    names: Set<string>,
-  ): DeclaredOperation | null {
+  private operation(raw: unknown, path: PathSegment[], names: Set<string>): DeclaredOperation | null {
     const op = this.record(raw, path, 'a mapping with name, match, request and response');
     if (op === null) return null;
     this.keys(op, path, ['name', 'match', 'request', 'response']);
@@ -224,7 +220,7 @@ class Checker {
     const status = new Map<number, number>();
     let resHeaders: Labelled<HeaderRule>[] = [];
     let resBody: LabelledBodyRule[] = [];
-    const errors = new Map(shared);
+    const errors = new Map<ErrorKey, LabelledBodyRule[]>();
     if (response !== null) {
       const rp = [...path, 'response'];
       this.keys(response, rp, ['status', 'headers', 'body', 'errors']);

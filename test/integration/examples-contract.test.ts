@@ -169,9 +169,9 @@ async function started(server: Server): Promise<string> {
   return listen(server, 0, '127.0.0.1');
 }
 
-describe('the agents service keeps the monolith agents contract', () => {
+describe('the agents service in v1 mode keeps the monolith agents contract', () => {
   const monolith = createMonolith({ now: FIXED_NOW, exportChunkDelayMs: 5 });
-  const agents = createAgentsService({ now: FIXED_NOW, exportChunkDelayMs: 5 });
+  const agents = createAgentsService({ now: FIXED_NOW, exportChunkDelayMs: 5, contract: 'v1' });
   let fromMonolith: Map<string, RawResponse>;
   let fromService: Map<string, RawResponse>;
 
@@ -540,8 +540,8 @@ describe('monolith quirks', () => {
 
 describe('fault knobs', () => {
   const injector = new FaultInjector();
-  const service = createAgentsService({ faults: injector });
-  const programmed = createAgentsService({ faults: { errorRate: 1, status: 500 } });
+  const service = createAgentsService({ faults: injector, contract: 'v1' });
+  const programmed = createAgentsService({ faults: { errorRate: 1, status: 500 }, contract: 'v1' });
   const monolith = createMonolith();
   let serviceUrl: string;
   let programmedUrl: string;

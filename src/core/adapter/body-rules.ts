@@ -132,16 +132,21 @@ function applyOne(body: JsonValue, spec: BodyRule, rule: string): JsonValue {
       return body;
     case 'format': {
       // Fields are read before anything is written, so `message: "{error.field} {message}"` sees the old message.
-      const text = spec.template
-        .map((part) => {
-          if (part.kind === 'text') return part.text;
-          const value = getAt(body, part.path);
-          if (value === undefined || (typeof value === 'object' && value !== null)) {
-            throw new AdapterFailure(rule, `template field ${formatFieldPath(part.path)} is missing or not a scalar`);
-          }
-          return String(value);
-        })
-        .join('');
+      // A template whose fields are absent leaves the target alone (an error without a field keeps its own
+      // message); put a `require` before it to insist.
+      let text = '';
+      for (const part of spec.template) {
+        if (part.kind === 'text') {
+          text += part.text;
+          continue;
+        }
+        const value = getAt(body, part.path);
+        if (value === undefined || value === null) return body;
+        if (typeof value === 'object') {
+          throw new AdapterFailure(rule, `template field ${formatFieldPath(part.path)} is not a scalar`);
+        }
+        text += String(value);
+      }
       forEachParent(body, spec.path, true, (parent, key) => {
         parent[key] = text;
       });

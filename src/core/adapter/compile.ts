@@ -38,7 +38,7 @@ export interface DeclaredOperation {
     readonly headers: readonly Labelled<HeaderRule>[];
     /** On 2xx bodies. */
     readonly body: readonly LabelledBodyRule[];
-    /** On non-2xx bodies, by the service's status (the operation's own first, then the adapter's). */
+    /** On non-2xx bodies, by the service's status (or `default`), after the adapter's own `errors` rules. */
     readonly errors: ReadonlyMap<ErrorKey, readonly LabelledBodyRule[]>;
   };
 }
@@ -48,15 +48,26 @@ export interface DeclaredAdapter {
   readonly maxBodyBytes: number;
   readonly oversize: OversizePolicy;
   readonly version: string;
+  /** The error envelope shared by every operation, by the service's status (or `default`). */
+  readonly errors: ReadonlyMap<ErrorKey, readonly LabelledBodyRule[]>;
   readonly operations: readonly DeclaredOperation[];
 }
 
-function errorRules(op: DeclaredOperation, status: number): readonly LabelledBodyRule[] {
-  return op.response.errors.get(status) ?? op.response.errors.get('default') ?? [];
+const NONE: readonly LabelledBodyRule[] = [];
+
+function byStatus(
+  map: ReadonlyMap<ErrorKey, readonly LabelledBodyRule[]>,
+  status: number,
+): readonly LabelledBodyRule[] {
+  return map.get(status) ?? map.get('default') ?? NONE;
 }
 
-function responseRules(op: DeclaredOperation, status: number): readonly LabelledBodyRule[] {
-  return status >= 200 && status < 300 ? op.response.body : errorRules(op, status);
+/** 2xx: the operation's body rules; otherwise the adapter's error envelope, then the operation's own error rules. */
+function responseRules(adapter: DeclaredAdapter, op: DeclaredOperation, status: number): readonly LabelledBodyRule[] {
+  if (status >= 200 && status < 300) return op.response.body;
+  const shared = byStatus(adapter.errors, status);
+  const own = byStatus(op.response.errors, status);
+  return shared.length === 0 ? own : own.length === 0 ? shared : [...shared, ...own];
 }
 
 export function compileDeclaredAdapter(declared: DeclaredAdapter): Adapter {
@@ -73,7 +84,7 @@ export function compileDeclaredAdapter(declared: DeclaredAdapter): Adapter {
         methods: op.methods,
         path: op.path,
         translatesRequestBody: req.body.length > 0,
-        translatesResponseBody: (status) => responseRules(op, status).length > 0,
+        translatesResponseBody: (status) => responseRules(declared, op, status).length > 0,
         request(incoming, ctx) {
           const path = req.path === null ? incoming.path : expandTemplate(req.path, ctx.params);
           const body =
@@ -89,7 +100,7 @@ export function compileDeclaredAdapter(declared: DeclaredAdapter): Adapter {
           };
         },
         response(answer) {
-          const rules = responseRules(op, answer.status);
+          const rules = responseRules(declared, op, answer.status);
           const body =
             answer.body === undefined || rules.length === 0 ? answer.body : applyBodyRules(answer.body, rules);
           return {
