@@ -9,9 +9,11 @@ import { createFlagSource } from './adapters/flags/index.ts';
 import { createUnleashWriteBack } from './adapters/flags/unleash-write-back.ts';
 import { createLogger, type Logger } from './adapters/logger.ts';
 import { createMetrics, type EdgeMetrics } from './adapters/metrics.ts';
+import { watchAdapters } from './adapters/adapter-watcher.ts';
 import { watchRouteTable } from './adapters/route-table-watcher.ts';
 import { createStateStore } from './adapters/state/index.ts';
 import type { EdgeEnv } from './config/env.ts';
+import { adapterDir, loadAdapters } from './config/load-adapters.ts';
 import { formatProblems, loadRouteTableFile, routeTableError } from './config/load-route-table.ts';
 import type { RouteTable } from './config/types.ts';
 import { createRolloutController } from './controller/rollout-controller.ts';
@@ -63,7 +65,13 @@ export async function createEdge(env: EdgeEnv, options: CreateEdgeOptions = {}):
     closers.push(() => flags.stop());
     await flags.start();
 
-    const first = await loadRouteTableFile(env.ROUTES_FILE, { knownFlags: flags.knownFlags() });
+    // legacy-adapter/ first: the route table may only name adapters that loaded.
+    const adaptersDir = adapterDir(env);
+    const firstAdapters = await loadAdapters(adaptersDir);
+    if (firstAdapters.problems.length > 0) throw routeTableError(firstAdapters.problems);
+    let adapters = firstAdapters.adapters;
+    const knownAdapters = () => new Set(adapters.keys());
+    const first = await loadRouteTableFile(env.ROUTES_FILE, { knownFlags: flags.knownFlags(), knownAdapters: knownAdapters() });
     if (!first.ok) throw routeTableError(first.problems);
     for (const w of first.warnings) log.warn({ event: 'config.warning', ...w }, w.message);
     let table = first.table;
@@ -137,6 +145,7 @@ export async function createEdge(env: EdgeEnv, options: CreateEdgeOptions = {}):
       recordOutcome: (o) => store.recordOutcome(o),
       ...(overrideSecret ? { verifyOverride: (token: string) => verifyOverride(overrideSecret, token, clock()) } : {}),
       shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+      adapters: () => adapters,
     });
     const closeEdge = () => edge.close();
     closers.push(closeEdge);
@@ -145,6 +154,7 @@ export async function createEdge(env: EdgeEnv, options: CreateEdgeOptions = {}):
       file: env.ROUTES_FILE,
       currentHash: table.hash,
       knownFlags: () => flags.knownFlags(),
+      knownAdapters,
       log,
       onTable: (next) => {
         const previous = table.hash;
@@ -169,6 +179,35 @@ export async function createEdge(env: EdgeEnv, options: CreateEdgeOptions = {}):
       },
     });
     closers.push(async () => watcher.close());
+
+    const adapterWatcher = watchAdapters({
+      dir: adaptersDir,
+      initial: firstAdapters,
+      log,
+      onAdapters: (next) => {
+        // An adapter the serving table names may not disappear: that edit waits until routes.yaml lets go of it.
+        const missing = table.routes.filter((r) => r.adapter !== null && !next.has(r.adapter)).map((r) => r.adapter);
+        if (missing.length > 0) {
+          metrics.configReloads.inc({ result: 'failure' });
+          log.error(
+            { event: 'config.rejected', what: 'legacy-adapter', missing },
+            `legacy-adapter edit rejected: routes.yaml still names ${missing.join(', ')}`,
+          );
+          return;
+        }
+        adapters = next;
+        metrics.configReloads.inc({ result: 'success' });
+        log.info({ event: 'config.adapters_reloaded', adapters: [...next.keys()] }, 'legacy-adapter reloaded');
+      },
+      onRejected: (problems) => {
+        metrics.configReloads.inc({ result: 'failure' });
+        log.error(
+          { event: 'config.rejected', what: 'legacy-adapter', problems },
+          `legacy-adapter edit rejected, the last good adapters keep serving:\n${formatProblems(problems)}`,
+        );
+      },
+    });
+    closers.push(async () => adapterWatcher.close());
 
     let listening = false;
     const admin = await createAdminServer({
@@ -221,7 +260,8 @@ export async function createEdge(env: EdgeEnv, options: CreateEdgeOptions = {}):
       metrics,
       table: () => table,
       reload: async () => {
-        const applied = await watcher.reload();
+        const adaptersOk = await adapterWatcher.reload();
+        const applied = (await watcher.reload()) && adaptersOk;
         log.info(
           { event: 'config.reload_checked', applied, serving: table.hash },
           applied ? `route table checked: serving ${table.hash}` : `route table rejected: still serving ${table.hash}`,

@@ -27,6 +27,8 @@ import type { ConfigProblem, RouteConfig, RouteTable, UpstreamConfig } from './t
 export interface ParseOptions {
   /** Flag names the flag source knows; when given, a route naming another flag is an error. */
   readonly knownFlags?: ReadonlySet<string> | undefined;
+  /** Adapter names legacy-adapter/ defines; when given, a route naming another adapter is an error. */
+  readonly knownAdapters?: ReadonlySet<string> | undefined;
 }
 
 export type RouteTableResult =
@@ -230,13 +232,15 @@ function crossFieldChecks(raw: unknown, options: ParseOptions): { errors: Findin
       });
     }
 
-    if (typeof route['adapter'] === 'string') {
-      // The key is part of the public contract, but no translator exists yet: say so rather than pretend.
-      warnings.push({
-        path: at('adapter'),
-        anchor: 'value',
-        message: `route "${id}": adapter "${route['adapter']}" is ignored: legacy-adapter translators are not implemented yet`,
-      });
+    if (typeof route['adapter'] === 'string' && options.knownAdapters !== undefined) {
+      if (!options.knownAdapters.has(route['adapter'])) {
+        const names = [...options.knownAdapters].sort();
+        errors.push({
+          path: at('adapter'),
+          anchor: 'value',
+          message: `route "${id}": unknown adapter "${route['adapter']}" (legacy-adapter/ defines: ${names.length > 0 ? names.join(', ') : 'none'})`,
+        });
+      }
     }
 
     const mode = route['mode'] ?? 'legacy';

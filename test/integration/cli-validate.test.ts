@@ -70,7 +70,7 @@ describe('rf-edge validate', { concurrency: true }, () => {
     for (const result of [byDefault, byName]) {
       assert.equal(result.code, 0, result.stderr);
       assert.doesNotMatch(result.stderr, /:\d+:\d+ /, 'no problems or warnings');
-      assert.match(result.stdout, /routes\.yaml: ok \(3 routes, 2 upstreams, config [0-9a-f]{12}\)/);
+      assert.match(result.stdout, /routes\.yaml: ok \(3 routes, 2 upstreams, 1 adapter, config [0-9a-f]{12}\)/);
     }
   });
 

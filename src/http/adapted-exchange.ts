@@ -1,0 +1,598 @@
+// The legacy adapter on the request path: the I/O around the pure translation engine (src/core/adapter/). A request
+// whose route names an `adapter` and whose decision sends it to the service is translated on its way there and its
+// answer on its way back; everything else never reaches this file (the hook in edge-server.ts is one lookup).
+//
+// - Path, query, method and headers are translated without touching the body: a request or answer whose body the
+//   operation does not translate streams through exactly as unadapted traffic does (CSV exports, SSE).
+// - A JSON body the operation translates is buffered up to the adapter's maxBodyBytes, decoded from gzip/deflate/br,
+//   translated, and encoded again in the coding it came in. Beyond the limit: `oversize: reject` answers 413
+//   (request) or 502 (answer) `RF_ADAPTER_*_TOO_LARGE`; `oversize: pass` sends the body on untranslated.
+// - A client request body that is not JSON goes to the service as it is: rejecting bad input is the service's job,
+//   and its error is translated like any other.
+// - Bytes-derived headers are recomputed (Content-Length) or dropped (Content-MD5, Digest, Content-Digest,
+//   Repr-Digest); ETags are derived from the service's and turned back on the way in (core/adapter/etag.ts), so
+//   If-None-Match and If-Match reach the service and its own 304/412 answer v1 clients.
+// - Any failure (an operation throws, a body that should be JSON is not, a mapping finds no value, no operation
+//   describes the request) answers 502 `RF_ADAPTER_FAILED` naming route, adapter and rule, is logged
+//   (`adapter.failed`) and counted (`rf_edge_adapter_errors_total{route,adapter,rule}`); the request's outcome is
+//   then a 502 of the service, which the judge counts against it like any other service error.
+
+import type { IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
+import type { Logger } from '../adapters/logger.ts';
+import type { EdgeMetrics } from '../adapters/metrics.ts';
+import type { RouteTable } from '../config/types.ts';
+import {
+  type AdapterPlan,
+  type MatchedOperation,
+  matchOperation,
+  translateRequest,
+  translateResponse,
+} from '../core/adapter/compile.ts';
+import { deriveEtag, serviceEtags } from '../core/adapter/etag.ts';
+import { formatQuery, headerValue, parseQuery, withoutHeaders } from '../core/adapter/field-rules.ts';
+import { AdapterFailure, type AdapterRequest, type AdapterResponse, type JsonValue } from '../core/adapter/types.ts';
+import { EdgeError } from '../core/errors.ts';
+import type { Decision } from '../core/types.ts';
+import { BodyTooLarge, type Coding, codingOf, decodeBody, encodeBody, isJsonType, parseJson } from './adapter-body.ts';
+import type { Admitted } from './admission.ts';
+import {
+  type BodySource,
+  type ForwardSink,
+  type ForwardTarget,
+  forward,
+  type UpstreamCall,
+  type UpstreamDispatcher,
+} from './forward.ts';
+import type { EdgeRequestState } from './request-state.ts';
+import type { ClientRelay } from './response-writer.ts';
+
+/** The loaded adapters by name (legacy-adapter/<name>.yaml or .ts), as the app's adapter loader keeps them. */
+export interface AdapterSource {
+  get(name: string): AdapterPlan | undefined;
+}
+
+export interface AdapterRuntimeOptions {
+  readonly log: Logger;
+  readonly metrics: EdgeMetrics;
+  /** Read per request: a reload swaps what it returns. */
+  readonly adapters: () => AdapterSource;
+}
+
+/** Headers that describe the bytes of a body: wrong once the body is re-serialised. */
+const BYTES_HEADERS = new Set([
+  'content-length',
+  'content-md5',
+  'digest',
+  'content-digest',
+  'repr-digest',
+  'transfer-encoding',
+]);
+const CONDITIONAL = new Set(['if-none-match', 'if-match']);
+
+/** The client's request, split for the engine: what an operation sees before translating. */
+interface ClientRequest {
+  readonly request: AdapterRequest;
+  readonly match: MatchedOperation;
+  readonly plan: AdapterPlan;
+  readonly name: string;
+}
+
+export class AdapterRuntime {
+  readonly #log: Logger;
+  readonly #metrics: EdgeMetrics;
+  readonly #adapters: () => AdapterSource;
+  readonly #byTable = new WeakMap<RouteTable, ReadonlyMap<string, string>>();
+  readonly #counters = new Map<string, { inc(): void }>();
+
+  constructor(options: AdapterRuntimeOptions) {
+    this.#log = options.log;
+    this.#metrics = options.metrics;
+    this.#adapters = options.adapters;
+  }
+
+  /** The adapter a decision must go through: its route names one and the request goes to the service. */
+  adapterFor(table: RouteTable, decision: Decision | null): string | null {
+    if (decision === null || decision.target !== 'service' || decision.routeId === null) return null;
+    let byRoute = this.#byTable.get(table);
+    if (byRoute === undefined) {
+      byRoute = new Map(table.routes.flatMap((r) => (r.adapter === null ? [] : [[r.id, r.adapter] as const])));
+      this.#byTable.set(table, byRoute);
+    }
+    return byRoute.get(decision.routeId) ?? null;
+  }
+
+  /** Forwards an admitted request through adapter `name`; the relay answers the client either way. */
+  start(
+    dispatcher: UpstreamDispatcher,
+    state: EdgeRequestState,
+    raw: IncomingMessage,
+    relay: ClientRelay,
+    admitted: Admitted,
+    name: string,
+  ): void {
+    const client = this.#client(state, raw, admitted.target, name);
+    if (client instanceof EdgeError) {
+      relay.fail(client);
+      return;
+    }
+    const op = client.match.operation;
+    const body = admitted.body;
+    if (!op.translatesRequestBody || body === null || Buffer.isBuffer(body)) {
+      this.#send(dispatcher, state, relay, admitted.target, client, body, null);
+      return;
+    }
+    const max = client.plan.adapter.maxBodyBytes;
+    const declared = Number(raw.headers['content-length'] ?? Number.NaN);
+    if (declared > max) {
+      if (client.plan.adapter.oversize === 'pass')
+        this.#send(dispatcher, state, relay, admitted.target, client, body, null);
+      else
+        relay.fail(
+          this.#oversize(
+            state,
+            client,
+            'request',
+            new EdgeError('RF_ADAPTER_BODY_TOO_LARGE', `request body is larger than ${max} bytes`),
+          ),
+        );
+      return;
+    }
+    readBounded(body, max).then(
+      (read) => {
+        if (read.complete) {
+          this.#send(dispatcher, state, relay, admitted.target, client, read.bytes, read.bytes);
+        } else if (client.plan.adapter.oversize === 'pass') {
+          this.#send(dispatcher, state, relay, admitted.target, client, Readable.from(replay(read.chunks, body)), null);
+        } else {
+          body.resume(); // let Node read and drop the rest, so the 413 reaches the client
+          relay.fail(
+            this.#oversize(
+              state,
+              client,
+              'request',
+              new EdgeError('RF_ADAPTER_BODY_TOO_LARGE', `request body is larger than ${max} bytes`),
+            ),
+          );
+        }
+      },
+      () => {
+        // The client's upload broke off: nobody to answer, and nothing the service did.
+      },
+    );
+  }
+
+  /** The upgrade request's target through adapter `name` (path, query, headers), or the error to answer with. */
+  upgradeTarget(
+    state: EdgeRequestState,
+    raw: IncomingMessage,
+    target: ForwardTarget,
+    name: string,
+  ): ForwardTarget | EdgeError {
+    const client = this.#client(state, raw, target, name);
+    if (client instanceof EdgeError) return client;
+    try {
+      const out = translateRequest(client.match, client.request);
+      return {
+        upstream: target.upstream,
+        path: upstreamPath(target, out),
+        headers: conditionalToService([...out.headers], client.plan.adapter.version),
+      };
+    } catch (err) {
+      return this.#failure(state, client.name, err);
+    }
+  }
+
+  /**
+   * The shadow copy of a request on an adapted route, translated (path, query, headers; a body the operation would
+   * translate is not copied: null). Null when the copy cannot be translated (then it is not sent).
+   */
+  shadowRequest(
+    table: RouteTable,
+    routeId: string,
+    method: string,
+    url: string,
+    headers: string[],
+  ):
+    | {
+        path: string;
+        headers: string[];
+        translate: (res: AdapterResponse) => AdapterResponse;
+        translatesBody: (status: number) => boolean;
+      }
+    | null
+    | undefined {
+    const name = table.routes.find((r) => r.id === routeId)?.adapter ?? null;
+    if (name === null) return undefined;
+    const plan = this.#adapters().get(name);
+    if (plan === undefined) return null;
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    const match = matchOperation(plan, method, path);
+    if (match === null) return null;
+    const request: AdapterRequest = { method, path, query: parseQuery(q === -1 ? '' : url.slice(q + 1)), headers };
+    try {
+      const out = translateRequest(match, request);
+      const query = formatQuery(out.query);
+      return {
+        path: out.path + (query === '' ? '' : `?${query}`),
+        headers: [...out.headers],
+        translate: (res) => translateResponse(match, res, { request, params: match.params }),
+        translatesBody: (status) => match.operation.translatesResponseBody(status),
+      };
+    } catch {
+      return null;
+    }
+  }
+
+  #client(
+    state: EdgeRequestState,
+    raw: IncomingMessage,
+    target: ForwardTarget,
+    name: string,
+  ): ClientRequest | EdgeError {
+    const plan = this.#adapters().get(name);
+    if (plan === undefined)
+      return this.#failure(state, name, new AdapterFailure('load', `adapter "${name}" is not loaded`));
+    const url = (raw as IncomingMessage & { originalUrl?: string }).originalUrl ?? raw.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    const match = matchOperation(plan, state.method, path);
+    if (match === null) {
+      return this.#failure(state, name, new AdapterFailure('match', `no operation describes ${state.method} ${path}`));
+    }
+    const request: AdapterRequest = {
+      method: state.method,
+      path,
+      query: parseQuery(q === -1 ? '' : url.slice(q + 1)),
+      headers: target.headers,
+    };
+    return { request, match, plan, name };
+  }
+
+  /** Translates the request (with its parsed body when `bytes` is given) and forwards it. */
+  #send(
+    dispatcher: UpstreamDispatcher,
+    state: EdgeRequestState,
+    relay: ClientRelay,
+    target: ForwardTarget,
+    client: ClientRequest,
+    body: BodySource,
+    bytes: Buffer | null,
+  ): void {
+    let request = client.request;
+    let coding: Coding | null = null;
+    if (bytes !== null && isJsonType(headerValue(request.headers, 'content-type'))) {
+      coding = codingOf(headerValue(request.headers, 'content-encoding'));
+      let json: JsonValue | undefined;
+      try {
+        json = coding === null ? undefined : parseJson(decodeBody(bytes, coding, client.plan.adapter.maxBodyBytes));
+      } catch {
+        json = undefined;
+      }
+      if (json === undefined)
+        coding = null; // not JSON after all: the service gets the bytes and judges them
+      else request = { ...request, body: json };
+    }
+    let out: AdapterRequest;
+    try {
+      out = translateRequest(client.match, request);
+    } catch (err) {
+      relay.fail(this.#failure(state, client.name, err));
+      return;
+    }
+    const version = client.plan.adapter.version;
+    let headers = conditionalToService([...out.headers], version);
+    let sent: BodySource = body;
+    if (coding !== null && out.body !== undefined) {
+      sent = encodeBody(Buffer.from(JSON.stringify(out.body), 'utf8'), coding);
+      headers = withoutHeaders(headers, BYTES_HEADERS);
+    }
+    // A HEAD whose answer is translated is asked as GET: the client's Content-Length is that of the translated body.
+    const headOnly = state.method === 'HEAD' && client.match.operation.translatesResponseBody(200);
+    const method = headOnly ? 'GET' : out.method;
+    const upstream: ForwardTarget = { upstream: target.upstream, path: upstreamPath(target, out), headers };
+    const sink = new AdaptedSink(this, state, relay, client, headOnly);
+    relay.call = forward(dispatcher, method, upstream, sent, sink);
+  }
+
+  #oversize(state: EdgeRequestState, client: ClientRequest, side: string, err: EdgeError): EdgeError {
+    this.#count(state, client.name, `${client.match.operation.name}.${side}.maxBodyBytes`, err);
+    return err;
+  }
+
+  /** Logs and counts a translation failure; returns the 502 to answer with. */
+  #failure(state: EdgeRequestState, name: string, err: unknown): EdgeError {
+    const rule = err instanceof AdapterFailure ? err.rule : 'internal';
+    const route = state.decision?.routeId ?? '-';
+    const message = err instanceof Error ? err.message : String(err);
+    const edgeErr = new EdgeError(
+      'RF_ADAPTER_FAILED',
+      `route "${route}", adapter "${name}", rule "${rule}": ${message}`,
+      {
+        cause: err,
+        details: { route, adapter: name, rule },
+      },
+    );
+    this.#count(state, name, rule, err);
+    return edgeErr;
+  }
+
+  /** Exposed to the sink (same module). */
+  failure(state: EdgeRequestState, name: string, err: unknown): EdgeError {
+    return this.#failure(state, name, err);
+  }
+
+  oversize(state: EdgeRequestState, client: ClientRequest, err: EdgeError): EdgeError {
+    return this.#oversize(state, client, 'response', err);
+  }
+
+  #count(state: EdgeRequestState, adapter: string, rule: string, err: unknown): void {
+    const route = state.decision?.routeId ?? '-';
+    const key = `${route}\u0000${adapter}\u0000${rule}`;
+    let counter = this.#counters.get(key);
+    if (counter === undefined) {
+      counter = this.#metrics.adapterErrors.labels(route, adapter, rule);
+      this.#counters.set(key, counter);
+    }
+    counter.inc();
+    this.#log.warn(
+      { event: 'adapter.failed', reqId: state.id, route, adapter, rule, err },
+      `adapter "${adapter}" could not translate ${state.method} ${state.path} (rule ${rule})`,
+    );
+  }
+}
+
+/** Receives the service's answer for an adapted request and hands the client its translation (via the relay). */
+class AdaptedSink implements ForwardSink {
+  readonly #runtime: AdapterRuntime;
+  readonly #state: EdgeRequestState;
+  readonly #relay: ClientRelay;
+  readonly #client: ClientRequest;
+  readonly #headOnly: boolean;
+  /** Streaming: the answer goes through untranslated but for its head. */
+  #through = false;
+  #headWritten = false;
+  #status = 0;
+  #statusText = '';
+  #headers: string[] = [];
+  #coding: Coding = 'identity';
+  #chunks: Buffer[] = [];
+  #size = 0;
+  #failed = false;
+
+  constructor(
+    runtime: AdapterRuntime,
+    state: EdgeRequestState,
+    relay: ClientRelay,
+    client: ClientRequest,
+    headOnly: boolean,
+  ) {
+    this.#runtime = runtime;
+    this.#state = state;
+    this.#relay = relay;
+    this.#client = client;
+    this.#headOnly = headOnly;
+  }
+
+  onHead(call: UpstreamCall, status: number, statusText: string, rawHeaders: string[]): void {
+    const op = this.#client.match.operation;
+    const noBody = status === 204 || status === 304 || (this.#state.method === 'HEAD' && !this.#headOnly);
+    this.#status = status;
+    this.#statusText = statusText;
+    this.#headers = rawHeaders;
+    if (noBody || !op.translatesResponseBody(status)) {
+      this.#through = true;
+      this.#writeHead(call, undefined, null);
+      return;
+    }
+    const coding = codingOf(headerValue(rawHeaders, 'content-encoding'));
+    const declared = Number(headerValue(rawHeaders, 'content-length') ?? Number.NaN);
+    if (!isJsonType(headerValue(rawHeaders, 'content-type')) || coding === null) {
+      const why = coding === null ? 'an unknown content-coding' : 'not JSON';
+      this.#fail(
+        call,
+        this.#runtime.failure(
+          this.#state,
+          this.#client.name,
+          new AdapterFailure(`${op.name}.response.body`, `the service's ${status} answer is ${why}`),
+        ),
+      );
+      return;
+    }
+    this.#coding = coding;
+    if (declared > this.#client.plan.adapter.maxBodyBytes) this.#tooLarge(call);
+  }
+
+  onData(call: UpstreamCall, chunk: Buffer): boolean {
+    if (this.#failed) return true;
+    if (this.#through) return this.#relay.onData(call, chunk);
+    this.#size += chunk.length;
+    this.#chunks.push(chunk);
+    if (this.#size > this.#client.plan.adapter.maxBodyBytes) this.#tooLarge(call);
+    return true;
+  }
+
+  onEnd(call: UpstreamCall): void {
+    if (this.#failed) return;
+    if (this.#through) {
+      this.#relay.onEnd();
+      return;
+    }
+    const adapter = this.#client.plan.adapter;
+    let decoded: Buffer;
+    try {
+      decoded = decodeBody(Buffer.concat(this.#chunks, this.#size), this.#coding, adapter.maxBodyBytes);
+    } catch (err) {
+      if (err instanceof BodyTooLarge) this.#tooLarge(call);
+      else
+        this.#fail(
+          call,
+          this.#runtime.failure(
+            this.#state,
+            this.#client.name,
+            new AdapterFailure(
+              `${this.#client.match.operation.name}.response.body`,
+              `the service's body cannot be decoded (${this.#coding})`,
+              { cause: err },
+            ),
+          ),
+        );
+      return;
+    }
+    const json = parseJson(decoded);
+    if (json === undefined && decoded.length > 0) {
+      this.#fail(
+        call,
+        this.#runtime.failure(
+          this.#state,
+          this.#client.name,
+          new AdapterFailure(
+            `${this.#client.match.operation.name}.response.body`,
+            `the service's ${this.#status} answer is not valid JSON`,
+          ),
+        ),
+      );
+      return;
+    }
+    this.#writeHead(call, json, decoded);
+  }
+
+  onError(call: UpstreamCall, err: Error, afterHead: boolean): void {
+    if (this.#failed) return;
+    // Until the translated head is written the client has nothing: a failure mid-buffer is a clean 502/504.
+    this.#relay.onError(call, err, afterHead && this.#headWritten);
+  }
+
+  /** Translates and writes the head, then (for a buffered answer) the translated body. */
+  #writeHead(call: UpstreamCall, json: JsonValue | undefined, decoded: Buffer | null): void {
+    const { match, request, plan } = this.#client;
+    let out: AdapterResponse;
+    try {
+      out = translateResponse(
+        match,
+        { status: this.#status, headers: this.#headers, body: json },
+        { request, params: match.params },
+      );
+    } catch (err) {
+      this.#fail(call, this.#runtime.failure(this.#state, this.#client.name, err));
+      return;
+    }
+    let headers = etagsToClient([...out.headers], plan.adapter.version);
+    let bytes: Buffer | null = null;
+    if (decoded !== null) {
+      bytes =
+        out.body === undefined || json === undefined
+          ? encodeBody(decoded, this.#coding)
+          : encodeBody(Buffer.from(JSON.stringify(out.body), 'utf8'), this.#coding);
+      headers = withoutHeaders(headers, BYTES_HEADERS);
+      headers.push('content-length', String(bytes.length));
+    } else if (this.#headOnly) {
+      headers = withoutHeaders(headers, BYTES_HEADERS);
+    }
+    this.#headWritten = true;
+    this.#relay.onHead(call, out.status, out.status === this.#status ? this.#statusText : '', headers);
+    if (bytes === null) return;
+    if (bytes.length > 0) this.#relay.onData(call, bytes);
+    this.#relay.onEnd();
+  }
+
+  #tooLarge(call: UpstreamCall): void {
+    const adapter = this.#client.plan.adapter;
+    if (adapter.oversize === 'pass') {
+      // Past the limit: the answer goes on untranslated but for its head (status, headers), chunks so far first.
+      this.#through = true;
+      const chunks = this.#chunks;
+      this.#chunks = [];
+      this.#writeHead(call, undefined, null);
+      for (const chunk of chunks) this.#relay.onData(call, chunk);
+      return;
+    }
+    const err = new EdgeError(
+      'RF_ADAPTER_RESPONSE_TOO_LARGE',
+      `the service's answer is larger than ${adapter.maxBodyBytes} bytes`,
+    );
+    this.#fail(call, this.#runtime.oversize(this.#state, this.#client, err));
+  }
+
+  #fail(call: UpstreamCall, err: EdgeError): void {
+    this.#failed = true;
+    this.#chunks = [];
+    call.abort(err);
+    this.#relay.fail(err);
+  }
+}
+
+function upstreamPath(target: ForwardTarget, out: AdapterRequest): string {
+  const query = formatQuery(out.query);
+  return target.upstream.basePath + out.path + (query === '' ? '' : `?${query}`);
+}
+
+/** If-None-Match / If-Match with the edge's derived tags turned back into the service's. */
+function conditionalToService(headers: string[], version: string): string[] {
+  for (let i = 0; i < headers.length; i += 2) {
+    if (CONDITIONAL.has((headers[i] as string).toLowerCase()))
+      headers[i + 1] = serviceEtags(headers[i + 1] as string, version);
+  }
+  return headers;
+}
+
+/** The service's ETag turned into the edge's derived tag (dropped when unparseable). */
+function etagsToClient(headers: string[], version: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i] as string;
+    let value = headers[i + 1] as string;
+    if (name.length === 4 && name.toLowerCase() === 'etag') {
+      const derived = deriveEtag(value, version);
+      if (derived === null) continue;
+      value = derived;
+    }
+    out.push(name, value);
+  }
+  return out;
+}
+
+type BoundedRead =
+  | { readonly complete: true; readonly bytes: Buffer }
+  | { readonly complete: false; readonly chunks: Buffer[] };
+
+/** Reads a stream whole, or stops (paused) once it passes `max` bytes, keeping what it read. */
+function readBounded(stream: Readable, max: number): Promise<BoundedRead> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const cleanup = () => {
+      stream.off('data', onData);
+      stream.off('end', onEnd);
+      stream.off('error', onError);
+      stream.off('aborted', onError);
+    };
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size > max) {
+        stream.pause();
+        cleanup();
+        resolve({ complete: false, chunks });
+      }
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve({ complete: true, bytes: Buffer.concat(chunks, size) });
+    };
+    const onError = (err?: unknown) => {
+      cleanup();
+      reject(err instanceof Error ? err : new Error('request body aborted'));
+    };
+    stream.on('data', onData);
+    stream.on('end', onEnd);
+    stream.on('error', onError);
+    stream.on('aborted', onError);
+  });
+}
+
+async function* replay(chunks: readonly Buffer[], rest: Readable): AsyncGenerator<Buffer> {
+  yield* chunks;
+  for await (const chunk of rest) yield chunk as Buffer;
+}
