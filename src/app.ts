@@ -3,13 +3,13 @@
 // With nothing configured it runs on embedded defaults (flags/ files, memory + DATA_DIR); with REDIS_URL,
 // DATABASE_URL, UNLEASH_URL the same code talks to the real components.
 
+import { watchAdapters } from './adapters/adapter-watcher.ts';
 import { createAuditLog } from './adapters/audit/index.ts';
 import { trackEffectiveWeights } from './adapters/flags/effective-weight-gauge.ts';
 import { createFlagSource } from './adapters/flags/index.ts';
 import { createUnleashWriteBack } from './adapters/flags/unleash-write-back.ts';
 import { createLogger, type Logger } from './adapters/logger.ts';
 import { createMetrics, type EdgeMetrics } from './adapters/metrics.ts';
-import { watchAdapters } from './adapters/adapter-watcher.ts';
 import { watchRouteTable } from './adapters/route-table-watcher.ts';
 import { createStateStore } from './adapters/state/index.ts';
 import type { EdgeEnv } from './config/env.ts';
@@ -71,7 +71,10 @@ export async function createEdge(env: EdgeEnv, options: CreateEdgeOptions = {}):
     if (firstAdapters.problems.length > 0) throw routeTableError(firstAdapters.problems);
     let adapters = firstAdapters.adapters;
     const knownAdapters = () => new Set(adapters.keys());
-    const first = await loadRouteTableFile(env.ROUTES_FILE, { knownFlags: flags.knownFlags(), knownAdapters: knownAdapters() });
+    const first = await loadRouteTableFile(env.ROUTES_FILE, {
+      knownFlags: flags.knownFlags(),
+      knownAdapters: knownAdapters(),
+    });
     if (!first.ok) throw routeTableError(first.problems);
     for (const w of first.warnings) log.warn({ event: 'config.warning', ...w }, w.message);
     let table = first.table;

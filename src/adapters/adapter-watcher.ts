@@ -3,9 +3,9 @@
 // folder holds a handful of small files, and reading them every 500 ms is cheaper and surer than fs.watch, which
 // misses renames on some filesystems. The content hash decides, so a broken edit is reported once.
 
-import type { AdapterPlan } from '../core/adapter/compile.ts';
 import { type AdapterSet, hashAdapterFiles, loadAdapters, readAdapterFiles } from '../config/load-adapters.ts';
 import type { ConfigProblem } from '../config/types.ts';
+import type { AdapterPlan } from '../core/adapter/compile.ts';
 import type { Logger } from './logger.ts';
 
 export interface AdapterWatcherOptions {

@@ -84,11 +84,12 @@ export async function main(argv: readonly string[], io: Out = stdio): Promise<nu
         return await runEdge({ env, withExamples: values['with-examples'] ?? false, io });
       }
       case 'validate': {
-        const [{ formatProblems, loadRouteTableFile }, { readFlagsDir }, { adapterDir, loadAdapters }] = await Promise.all([
-          import('../config/load-route-table.ts'),
-          import('../adapters/flags/flags-files.ts'),
-          import('../config/load-adapters.ts'),
-        ]);
+        const [{ formatProblems, loadRouteTableFile }, { readFlagsDir }, { adapterDir, loadAdapters }] =
+          await Promise.all([
+            import('../config/load-route-table.ts'),
+            import('../adapters/flags/flags-files.ts'),
+            import('../config/load-adapters.ts'),
+          ]);
         const file = args[0] ?? env.ROUTES_FILE;
         const flags = await readFlagsDir(env.FLAGS_DIR);
         const knownFlags = new Set(flags.features.map((f) => f.name));

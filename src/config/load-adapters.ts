@@ -44,7 +44,10 @@ export async function readAdapterFiles(dir: string): Promise<{ files: AdapterFil
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { files: [], problems: [] };
     const message = err instanceof Error ? err.message : String(err);
-    return { files: [], problems: [{ file: dir, line: 1, col: 1, message: `cannot read the adapter folder: ${message}` }] };
+    return {
+      files: [],
+      problems: [{ file: dir, line: 1, col: 1, message: `cannot read the adapter folder: ${message}` }],
+    };
   }
   const files: AdapterFile[] = [];
   const problems: ConfigProblem[] = [];
@@ -103,7 +106,10 @@ export function hashAdapterFiles(files: readonly AdapterFile[]): string {
   return hash.digest('hex').slice(0, 12);
 }
 
-async function importTyped(f: AdapterFile, version: string): Promise<{ plan: AdapterPlan } | { problem: ConfigProblem }> {
+async function importTyped(
+  f: AdapterFile,
+  version: string,
+): Promise<{ plan: AdapterPlan } | { problem: ConfigProblem }> {
   const at = (message: string): { problem: ConfigProblem } => ({ problem: { file: f.file, line: 1, col: 1, message } });
   let mod: { default?: unknown };
   try {
@@ -123,20 +129,24 @@ async function importTyped(f: AdapterFile, version: string): Promise<{ plan: Ada
 
 /** What tsc checks in the repository, checked again at load (a file added at run time was never type-checked). */
 function checkTyped(value: unknown): string | null {
-  if (typeof value !== 'object' || value === null) return 'the default export must be an adapter: export default defineAdapter({ operations: [...] })';
+  if (typeof value !== 'object' || value === null)
+    return 'the default export must be an adapter: export default defineAdapter({ operations: [...] })';
   const adapter = value as Partial<TypedAdapter>;
-  if (!Array.isArray(adapter.operations) || adapter.operations.length === 0) return 'operations must be a non-empty list';
+  if (!Array.isArray(adapter.operations) || adapter.operations.length === 0)
+    return 'operations must be a non-empty list';
   if (adapter.maxBodyBytes !== undefined && (!Number.isInteger(adapter.maxBodyBytes) || adapter.maxBodyBytes < 0)) {
     return 'maxBodyBytes must be a whole number of bytes';
   }
-  if (adapter.oversize !== undefined && adapter.oversize !== 'reject' && adapter.oversize !== 'pass') return 'oversize must be "reject" or "pass"';
+  if (adapter.oversize !== undefined && adapter.oversize !== 'reject' && adapter.oversize !== 'pass')
+    return 'oversize must be "reject" or "pass"';
   for (const [i, op] of adapter.operations.entries()) {
     if (typeof op?.name !== 'string' || op.name === '') return `operations[${i}]: name must be a non-empty string`;
     if (typeof op.path !== 'string') return `operations[${i}] (${op.name}): path must be a string`;
     const matcher = parseMatchTemplate(op.path);
     if (typeof matcher === 'string') return `operations[${i}] (${op.name}): ${matcher}`;
     for (const fn of ['request', 'response'] as const) {
-      if (op[fn] !== undefined && typeof op[fn] !== 'function') return `operations[${i}] (${op.name}): ${fn} must be a function`;
+      if (op[fn] !== undefined && typeof op[fn] !== 'function')
+        return `operations[${i}] (${op.name}): ${fn} must be a function`;
     }
   }
   return null;

@@ -13,12 +13,7 @@ import { FaultInjector } from '../../examples/faults.ts';
 import { createMonolith } from '../../examples/monolith.ts';
 import { closeServer, listen } from '../../examples/server-lifecycle.ts';
 import { AGENT_SESSION, JSON_HEADERS, runSession } from '../support/agents-session.ts';
-import {
-  headerLines,
-  headerValues,
-  type RawResponse,
-  rawRequest,
-} from '../support/raw-request.ts';
+import { headerLines, headerValues, type RawResponse, rawRequest } from '../support/raw-request.ts';
 
 const FIXED_NOW = () => Date.parse('2025-06-01T12:00:00.000Z');
 
