@@ -31,7 +31,7 @@ import {
 } from '../core/adapter/compile.ts';
 import { deriveEtag, serviceEtags } from '../core/adapter/etag.ts';
 import { formatQuery, headerValue, parseQuery, withoutHeaders } from '../core/adapter/field-rules.ts';
-import { AdapterFailure, type AdapterRequest, type AdapterResponse, type JsonValue } from '../core/adapter/types.ts';
+import { AdapterFailure, type AdapterRequest, type JsonValue } from '../core/adapter/types.ts';
 import { EdgeError } from '../core/errors.ts';
 import type { Decision } from '../core/types.ts';
 import { BodyTooLarge, type Coding, codingOf, decodeBody, encodeBody, isJsonType, parseJson } from './adapter-body.ts';
@@ -71,7 +71,19 @@ const BYTES_HEADERS = new Set([
 const CONDITIONAL = new Set(['if-none-match', 'if-match']);
 
 /** The client's request, split for the engine: what an operation sees before translating. */
-interface ClientRequest {
+/** A shadow copy's request as the service must get it, and the translation of its answer (null: it failed). */
+export interface ShadowAdaptation {
+  readonly method: string;
+  readonly path: string;
+  readonly headers: string[];
+  translate(
+    status: number,
+    headers: readonly string[],
+    body: Buffer,
+  ): { status: number; headers: readonly string[]; body: Buffer } | null;
+}
+
+export interface ClientRequest {
   readonly request: AdapterRequest;
   readonly match: MatchedOperation;
   readonly plan: AdapterPlan;
@@ -184,8 +196,9 @@ export class AdapterRuntime {
   }
 
   /**
-   * The shadow copy of a request on an adapted route, translated (path, query, headers; a body the operation would
-   * translate is not copied: null). Null when the copy cannot be translated (then it is not sent).
+   * The shadow copy of a request on an adapted route (path, query, headers; the copy's body, if any, is sent as
+   * the client wrote it), and how to translate the service's answer before it is compared with legacy's.
+   * undefined: the route has no adapter; null: the copy cannot be translated (it is not sent).
    */
   shadowRequest(
     table: RouteTable,
@@ -193,16 +206,8 @@ export class AdapterRuntime {
     method: string,
     url: string,
     headers: string[],
-  ):
-    | {
-        path: string;
-        headers: string[];
-        translate: (res: AdapterResponse) => AdapterResponse;
-        translatesBody: (status: number) => boolean;
-      }
-    | null
-    | undefined {
-    const name = table.routes.find((r) => r.id === routeId)?.adapter ?? null;
+  ): ShadowAdaptation | null | undefined {
+    const name = this.adapterFor(table, { routeId, target: 'service' } as Decision);
     if (name === null) return undefined;
     const plan = this.#adapters().get(name);
     if (plan === undefined) return null;
@@ -211,18 +216,29 @@ export class AdapterRuntime {
     const match = matchOperation(plan, method, path);
     if (match === null) return null;
     const request: AdapterRequest = { method, path, query: parseQuery(q === -1 ? '' : url.slice(q + 1)), headers };
+    const client: ClientRequest = { request, match, plan, name };
+    let out: AdapterRequest;
     try {
-      const out = translateRequest(match, request);
-      const query = formatQuery(out.query);
-      return {
-        path: out.path + (query === '' ? '' : `?${query}`),
-        headers: [...out.headers],
-        translate: (res) => translateResponse(match, res, { request, params: match.params }),
-        translatesBody: (status) => match.operation.translatesResponseBody(status),
-      };
+      out = translateRequest(match, request);
     } catch {
       return null;
     }
+    const query = formatQuery(out.query);
+    return {
+      method: out.method,
+      path: out.path + (query === '' ? '' : `?${query}`),
+      headers: conditionalToService([...out.headers], plan.adapter.version),
+      translate: (status, rawHeaders, body) => {
+        try {
+          const answer = translateWhole(client, status, rawHeaders, body);
+          return { status: answer.status, headers: answer.headers, body: answer.bytes ?? body };
+        } catch (err) {
+          const rule = err instanceof AdapterFailure ? err.rule : `${match.operation.name}.response.maxBodyBytes`;
+          this.#counter(routeId, name, rule).inc();
+          return null;
+        }
+      },
+    };
   }
 
   #client(
@@ -327,15 +343,19 @@ export class AdapterRuntime {
     return this.#oversize(state, client, 'response', err);
   }
 
-  #count(state: EdgeRequestState, adapter: string, rule: string, err: unknown): void {
-    const route = state.decision?.routeId ?? '-';
+  #counter(route: string, adapter: string, rule: string): { inc(): void } {
     const key = `${route}\u0000${adapter}\u0000${rule}`;
     let counter = this.#counters.get(key);
     if (counter === undefined) {
       counter = this.#metrics.adapterErrors.labels(route, adapter, rule);
       this.#counters.set(key, counter);
     }
-    counter.inc();
+    return counter;
+  }
+
+  #count(state: EdgeRequestState, adapter: string, rule: string, err: unknown): void {
+    const route = state.decision?.routeId ?? '-';
+    this.#counter(route, adapter, rule).inc();
     this.#log.warn(
       { event: 'adapter.failed', reqId: state.id, route, adapter, rule, err },
       `adapter "${adapter}" could not translate ${state.method} ${state.path} (rule ${rule})`,
@@ -356,7 +376,6 @@ class AdaptedSink implements ForwardSink {
   #status = 0;
   #statusText = '';
   #headers: string[] = [];
-  #coding: Coding = 'identity';
   #chunks: Buffer[] = [];
   #size = 0;
   #failed = false;
@@ -383,24 +402,11 @@ class AdaptedSink implements ForwardSink {
     this.#headers = rawHeaders;
     if (noBody || !op.translatesResponseBody(status)) {
       this.#through = true;
-      this.#writeHead(call, undefined, null);
+      this.#write(call, null);
       return;
     }
-    const coding = codingOf(headerValue(rawHeaders, 'content-encoding'));
+    // Whether the body is JSON in a known coding is checked once it is in (an empty body needs no translating).
     const declared = Number(headerValue(rawHeaders, 'content-length') ?? Number.NaN);
-    if (!isJsonType(headerValue(rawHeaders, 'content-type')) || coding === null) {
-      const why = coding === null ? 'an unknown content-coding' : 'not JSON';
-      this.#fail(
-        call,
-        this.#runtime.failure(
-          this.#state,
-          this.#client.name,
-          new AdapterFailure(`${op.name}.response.body`, `the service's ${status} answer is ${why}`),
-        ),
-      );
-      return;
-    }
-    this.#coding = coding;
     if (declared > this.#client.plan.adapter.maxBodyBytes) this.#tooLarge(call);
   }
 
@@ -419,43 +425,7 @@ class AdaptedSink implements ForwardSink {
       this.#relay.onEnd();
       return;
     }
-    const adapter = this.#client.plan.adapter;
-    let decoded: Buffer;
-    try {
-      decoded = decodeBody(Buffer.concat(this.#chunks, this.#size), this.#coding, adapter.maxBodyBytes);
-    } catch (err) {
-      if (err instanceof BodyTooLarge) this.#tooLarge(call);
-      else
-        this.#fail(
-          call,
-          this.#runtime.failure(
-            this.#state,
-            this.#client.name,
-            new AdapterFailure(
-              `${this.#client.match.operation.name}.response.body`,
-              `the service's body cannot be decoded (${this.#coding})`,
-              { cause: err },
-            ),
-          ),
-        );
-      return;
-    }
-    const json = parseJson(decoded);
-    if (json === undefined && decoded.length > 0) {
-      this.#fail(
-        call,
-        this.#runtime.failure(
-          this.#state,
-          this.#client.name,
-          new AdapterFailure(
-            `${this.#client.match.operation.name}.response.body`,
-            `the service's ${this.#status} answer is not valid JSON`,
-          ),
-        ),
-      );
-      return;
-    }
-    this.#writeHead(call, json, decoded);
+    this.#write(call, Buffer.concat(this.#chunks, this.#size));
   }
 
   onError(call: UpstreamCall, err: Error, afterHead: boolean): void {
@@ -464,36 +434,20 @@ class AdaptedSink implements ForwardSink {
     this.#relay.onError(call, err, afterHead && this.#headWritten);
   }
 
-  /** Translates and writes the head, then (for a buffered answer) the translated body. */
-  #writeHead(call: UpstreamCall, json: JsonValue | undefined, decoded: Buffer | null): void {
-    const { match, request, plan } = this.#client;
-    let out: AdapterResponse;
+  /** Translates the answer (the head only when `raw` is null: the body then streams through) and writes it. */
+  #write(call: UpstreamCall, raw: Buffer | null): void {
+    let out: WholeAnswer;
     try {
-      out = translateResponse(
-        match,
-        { status: this.#status, headers: this.#headers, body: json },
-        { request, params: match.params },
-      );
+      out = translateWhole(this.#client, this.#status, this.#headers, raw);
     } catch (err) {
-      this.#fail(call, this.#runtime.failure(this.#state, this.#client.name, err));
+      if (err instanceof BodyTooLarge) this.#tooLarge(call);
+      else this.#fail(call, this.#runtime.failure(this.#state, this.#client.name, err));
       return;
     }
-    let headers = etagsToClient([...out.headers], plan.adapter.version);
-    let bytes: Buffer | null = null;
-    if (decoded !== null) {
-      bytes =
-        out.body === undefined || json === undefined
-          ? encodeBody(decoded, this.#coding)
-          : encodeBody(Buffer.from(JSON.stringify(out.body), 'utf8'), this.#coding);
-      headers = withoutHeaders(headers, BYTES_HEADERS);
-      headers.push('content-length', String(bytes.length));
-    } else if (this.#headOnly) {
-      headers = withoutHeaders(headers, BYTES_HEADERS);
-    }
     this.#headWritten = true;
-    this.#relay.onHead(call, out.status, out.status === this.#status ? this.#statusText : '', headers);
-    if (bytes === null) return;
-    if (bytes.length > 0) this.#relay.onData(call, bytes);
+    this.#relay.onHead(call, out.status, out.status === this.#status ? this.#statusText : '', out.headers);
+    if (out.bytes === null) return;
+    if (out.bytes.length > 0) this.#relay.onData(call, out.bytes);
     this.#relay.onEnd();
   }
 
@@ -504,7 +458,7 @@ class AdaptedSink implements ForwardSink {
       this.#through = true;
       const chunks = this.#chunks;
       this.#chunks = [];
-      this.#writeHead(call, undefined, null);
+      this.#write(call, null);
       for (const chunk of chunks) this.#relay.onData(call, chunk);
       return;
     }
@@ -521,6 +475,59 @@ class AdaptedSink implements ForwardSink {
     call.abort(err);
     this.#relay.fail(err);
   }
+}
+
+interface WholeAnswer {
+  readonly status: number;
+  readonly headers: string[];
+  /** The body to send; null when it streams through (only the head was translated). */
+  readonly bytes: Buffer | null;
+}
+
+/**
+ * The service's answer as the v1 client gets it: status, headers (derived ETag; Content-Length, digests recomputed or
+ * dropped) and, when the operation translates this status's body, the body decoded, translated and encoded again.
+ * `raw` null: the head only. Throws AdapterFailure (the rule) or BodyTooLarge (decoded past maxBodyBytes).
+ */
+export function translateWhole(
+  client: ClientRequest,
+  status: number,
+  rawHeaders: readonly string[],
+  raw: Buffer | null,
+): WholeAnswer {
+  const { match, request, plan } = client;
+  const op = match.operation;
+  const translating = raw !== null && raw.length > 0 && op.translatesResponseBody(status);
+  let json: JsonValue | undefined;
+  let coding: Coding | null = 'identity';
+  if (translating) {
+    const rule = `${op.name}.response.body`;
+    coding = codingOf(headerValue(rawHeaders, 'content-encoding'));
+    if (coding === null || !isJsonType(headerValue(rawHeaders, 'content-type'))) {
+      throw new AdapterFailure(
+        rule,
+        `the service's ${status} answer is ${coding === null ? 'in an unknown content-coding' : 'not JSON'}`,
+      );
+    }
+    let decoded: Buffer;
+    try {
+      decoded = decodeBody(raw, coding, plan.adapter.maxBodyBytes);
+    } catch (err) {
+      if (err instanceof BodyTooLarge) throw err;
+      throw new AdapterFailure(rule, `the service's body cannot be decoded (${coding})`, { cause: err });
+    }
+    json = parseJson(decoded);
+    if (json === undefined) throw new AdapterFailure(rule, `the service's ${status} answer is not valid JSON`);
+  }
+  const out = translateResponse(match, { status, headers: rawHeaders, body: json }, { request, params: match.params });
+  let headers = etagsToClient([...out.headers], plan.adapter.version);
+  let bytes = raw;
+  if (translating && coding !== null && out.body !== undefined) {
+    bytes = encodeBody(Buffer.from(JSON.stringify(out.body), 'utf8'), coding);
+    headers = withoutHeaders(headers, BYTES_HEADERS);
+    headers.push('content-length', String(bytes.length));
+  }
+  return { status: out.status, headers, bytes };
 }
 
 function upstreamPath(target: ForwardTarget, out: AdapterRequest): string {

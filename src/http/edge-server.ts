@@ -88,7 +88,13 @@ export async function createEdgeServer(options: EdgeServerOptions): Promise<Edge
   const tables = new TablePlanOwner(options.routing, log, [pools, shadows]);
   const noAdapters: AdapterSource = { get: () => undefined };
   const adapters = new AdapterRuntime({ log, metrics, adapters: options.adapters ?? (() => noAdapters) });
-  const admission = new Admission({ metrics, tables, shadows, verifyOverride: options.verifyOverride ?? null });
+  const admission = new Admission({
+    metrics,
+    tables,
+    shadows,
+    verifyOverride: options.verifyOverride ?? null,
+    adaptShadow: (table, routeId, method, url, headers) => adapters.shadowRequest(table, routeId, method, url, headers),
+  });
   const recorder = new RequestRecorder({ log, metrics, recordOutcome: options.recordOutcome });
   const tracker = new ConnectionTracker(log, options.shutdownTimeoutMs ?? 10_000);
   const isDraining = () => tracker.draining;

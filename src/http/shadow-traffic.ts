@@ -94,6 +94,15 @@ export interface ShadowRequest {
   readonly path: string;
   /** Upstream request headers for the service (forward-headers), without the shadow marker. */
   readonly headers: string[];
+  /**
+   * On a route with a legacy adapter: the service's answer as a v1 client would get it (null: the adapter failed,
+   * which is a service error), so the comparison is of v1 with adapted v2. The answer is then read whole.
+   */
+  readonly translate?: (
+    status: number,
+    headers: readonly string[],
+    body: Buffer,
+  ) => { status: number; headers: readonly string[]; body: Buffer } | null;
 }
 
 const EMPTY_SHA256 = createHash('sha256').digest('hex');
@@ -383,6 +392,11 @@ export class ShadowCopy {
   }
 
   #onShadowResponse(data: Dispatcher.ResponseData): void {
+    const translate = this.#request?.translate;
+    if (translate !== undefined) {
+      this.#onAdaptedResponse(data, translate);
+      return;
+    }
     const hash = createHash('sha256');
     let bytes = 0;
     const body = data.body;
@@ -399,6 +413,36 @@ export class ShadowCopy {
       // undici's types say headers is an object; `responseHeaders: 'raw'` makes it the flat list.
       const headers = data.headers as unknown as string[];
       this.#shadowAnswer = { status: data.statusCode, headers, bodySha256: hash.digest('hex'), bodyBytes: bytes };
+      this.#maybeCompare();
+    });
+  }
+
+  /** The answer of a copy on an adapted route: read whole, translated, then compared as the client would get it. */
+  #onAdaptedResponse(data: Dispatcher.ResponseData, translate: NonNullable<ShadowRequest['translate']>): void {
+    const chunks: Buffer[] = [];
+    data.body.on('data', (chunk: Buffer) => chunks.push(chunk));
+    data.body.once('error', (err: unknown) => this.#onShadowError(err));
+    data.body.once('end', () => {
+      // undici's types say headers is an object; `responseHeaders: 'raw'` makes it the flat list.
+      const answer = translate(data.statusCode, data.headers as unknown as string[], Buffer.concat(chunks));
+      const latencyMs = performance.now() - this.#sentAt;
+      this.#releaseSlot();
+      if (answer === null) {
+        // The adapter could not translate the service's answer: a client would have had a 502.
+        this.#owner.recordService(this.route.routeId, 502, latencyMs, false);
+        this.#shadow = 'failed';
+        this.#finish('error', { kind: 'adapter' });
+        return;
+      }
+      this.#owner.recordService(this.route.routeId, answer.status, latencyMs, false);
+      this.#shadow = 'answered';
+      const bodySha256 = createHash('sha256').update(answer.body).digest('hex');
+      this.#shadowAnswer = {
+        status: answer.status,
+        headers: answer.headers,
+        bodySha256,
+        bodyBytes: answer.body.length,
+      };
       this.#maybeCompare();
     });
   }

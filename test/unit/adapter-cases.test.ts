@@ -61,7 +61,8 @@ describe(`adapter cases: body-rules.json — ${bodies.description}`, () => {
       if (c.fails !== undefined) assert.deepEqual(result, { rule: c.fails });
       else {
         assert.ok('value' in result, `unexpected failure: ${JSON.stringify(result)}`);
-        assert.deepEqual(result.value.body, c.expect);
+        // Field order too: a rename keeps a field where it was, so a translated body reads like the old contract's.
+        assert.equal(JSON.stringify(result.value.body), JSON.stringify(c.expect));
       }
     });
   }

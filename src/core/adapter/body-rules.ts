@@ -72,10 +72,8 @@ function applyOne(body: JsonValue, spec: BodyRule, rule: string): JsonValue {
     }
     case 'rename':
       forEachParent(body, spec.path, false, (parent, key) => {
-        if (!Object.hasOwn(parent, key)) return;
-        const value = parent[key] as JsonValue;
-        delete parent[key];
-        parent[spec.to] = value;
+        if (!Object.hasOwn(parent, key) || key === spec.to) return;
+        renameInPlace(parent, key, spec.to);
       });
       return body;
     case 'move': {
@@ -163,6 +161,19 @@ function applyOne(body: JsonValue, spec: BodyRule, rule: string): JsonValue {
       if (missing) throw new AdapterFailure(rule, `${formatFieldPath(spec.path)} is required and missing`);
       return body;
     }
+  }
+}
+
+/**
+ * Renames a key where it stands: JSON field order is not meaning, but a v1 client (or a shadow comparison of bytes)
+ * sees the same order the old contract wrote when only names change. A field already named `to` is replaced.
+ */
+function renameInPlace(parent: { [key: string]: JsonValue }, from: string, to: string): void {
+  const entries = Object.entries(parent);
+  for (const key of Object.keys(parent)) delete parent[key];
+  for (const [key, value] of entries) {
+    if (key === to) continue;
+    parent[key === from ? to : key] = value;
   }
 }
 
