@@ -5,17 +5,15 @@
 import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { createAgentsService } from '../../examples/agents-service.ts';
 import { createMonolith } from '../../examples/monolith.ts';
 import { closeServer, listen } from '../../examples/server-lifecycle.ts';
-import { AGENT_SESSION, runSession, type Step } from '../support/agents-session.ts';
+import { AGENT_SESSION, REPO_ADAPTERS, runSession, type Step } from '../support/agents-session.ts';
 import { type EdgeApp, startEdgeApp } from '../support/edge-app.ts';
 import type { RawResponse } from '../support/raw-request.ts';
 
 const FIXED_NOW = () => Date.parse('2025-06-01T12:00:00.000Z');
-export const REPO_ADAPTERS = fileURLToPath(new URL('../../legacy-adapter', import.meta.url));
 
 /** Headers a v1 client reads: they must be equal. (ETags differ by design: derived; their behaviour is checked.) */
 const CONTRACT_HEADERS = ['content-type', 'cache-control', 'location', 'allow', 'content-disposition'];
@@ -43,7 +41,7 @@ const SESSION: readonly Step[] = [
   },
 ];
 
-export function adaptedRoutesYaml(monolithUrl: string, serviceUrl: string, mode = 'canary'): string {
+function adaptedRoutesYaml(monolithUrl: string, serviceUrl: string, mode = 'canary'): string {
   return `version: 1
 upstreams:
   monolith: { url: ${monolithUrl} }

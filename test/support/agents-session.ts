@@ -1,7 +1,11 @@
 // A v1 client session touching every agents endpoint (happy paths and errors, in an order where writes matter),
 // run against any base URL: the monolith, the agents service in v1 mode, or the edge in front of the v2 service.
 import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
 import { type RawRequestOptions, type RawResponse, rawRequest } from './raw-request.ts';
+
+/** The repository's legacy-adapter/ folder (agents-v1 translates this session for the v2 service). */
+export const REPO_ADAPTERS = fileURLToPath(new URL('../../legacy-adapter', import.meta.url));
 
 export interface Step {
   readonly name: string;
