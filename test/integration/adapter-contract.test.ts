@@ -41,7 +41,7 @@ const SESSION: readonly Step[] = [
   },
 ];
 
-function adaptedRoutesYaml(monolithUrl: string, serviceUrl: string, mode = 'canary'): string {
+function adaptedRoutesYaml(monolithUrl: string, serviceUrl: string, adapter: string): string {
   return `version: 1
 upstreams:
   monolith: { url: ${monolithUrl} }
@@ -53,14 +53,14 @@ routes:
     path: /api/agents
     service: agents
     flag: raptorflow.agents-read
-    mode: ${mode}
-    adapter: agents-v1
+    mode: canary
+    adapter: ${adapter}
   - id: agents-item
     path: /api/agents/*
     service: agents
     flag: raptorflow.agents-read
-    mode: ${mode}
-    adapter: agents-v1
+    mode: canary
+    adapter: ${adapter}
 `;
 }
 
@@ -76,106 +76,111 @@ function json(res: RawResponse): unknown {
   return body.length === 0 ? undefined : (JSON.parse(body.toString('utf8')) as unknown);
 }
 
-describe('v1 clients through the edge to the v2 agents service see the monolith contract', () => {
-  const monolith = createMonolith({ now: FIXED_NOW, exportChunkDelayMs: 2 });
-  const service = createAgentsService({ now: FIXED_NOW, exportChunkDelayMs: 2 });
-  let edge: EdgeApp;
-  let direct: Map<string, RawResponse>;
-  let adapted: Map<string, RawResponse>;
+// The same session through the declarative adapter and through its typed twin (legacy-adapter/agents-v1-typed.ts).
+for (const adapter of ['agents-v1', 'agents-v1-typed']) {
+  describe(`v1 clients through the edge (adapter ${adapter}) to the v2 agents service see the monolith contract`, () => {
+    const monolith = createMonolith({ now: FIXED_NOW, exportChunkDelayMs: 2 });
+    const service = createAgentsService({ now: FIXED_NOW, exportChunkDelayMs: 2 });
+    let edge: EdgeApp;
+    let direct: Map<string, RawResponse>;
+    let adapted: Map<string, RawResponse>;
 
-  before(async () => {
-    const [monolithUrl, serviceUrl] = await Promise.all([
-      listen(monolith, 0, '127.0.0.1'),
-      listen(service, 0, '127.0.0.1'),
-    ]);
-    edge = await startEdgeApp(adaptedRoutesYaml(monolithUrl, serviceUrl), { env: { ADAPTERS_DIR: REPO_ADAPTERS } });
-    direct = await runSession(monolithUrl, SESSION);
-    adapted = await runSession(edge.url, SESSION);
-  });
-  after(async () => {
-    await edge?.close();
-    await Promise.all([closeServer(monolith), closeServer(service as Server)]);
-  });
+    before(async () => {
+      const [monolithUrl, serviceUrl] = await Promise.all([
+        listen(monolith, 0, '127.0.0.1'),
+        listen(service, 0, '127.0.0.1'),
+      ]);
+      edge = await startEdgeApp(adaptedRoutesYaml(monolithUrl, serviceUrl, adapter), {
+        env: { ADAPTERS_DIR: REPO_ADAPTERS },
+      });
+      direct = await runSession(monolithUrl, SESSION);
+      adapted = await runSession(edge.url, SESSION);
+    });
+    after(async () => {
+      await edge?.close();
+      await Promise.all([closeServer(monolith), closeServer(service as Server)]);
+    });
 
-  test('every answer came from the v2 service (and the monolith answered the direct session)', () => {
-    for (const step of SESSION) {
-      assert.equal(adapted.get(step.name)?.headers['x-served-by'], 'agents-service', step.name);
-      assert.equal(direct.get(step.name)?.headers['x-served-by'], 'monolith', step.name);
-    }
-  });
-
-  test('every step answers the same status as the monolith', () => {
-    const expected = SESSION.map((step) => `${step.name} ${step.status}`);
-    assert.deepEqual(
-      SESSION.map((step) => `${step.name} ${direct.get(step.name)?.status}`),
-      expected,
-    );
-    assert.deepEqual(
-      SESSION.map((step) => `${step.name} ${adapted.get(step.name)?.status}`),
-      expected,
-    );
-  });
-
-  test('JSON bodies are deep-equal, other bodies byte-equal, contract headers equal', () => {
-    for (const step of SESSION) {
-      const a = direct.get(step.name);
-      const b = adapted.get(step.name);
-      assert.ok(a && b, step.name);
-      if ((a.headers['content-type'] ?? '').startsWith('application/json')) {
-        assert.deepEqual(json(b), json(a), step.name);
-      } else {
-        assert.equal(decoded(b).toString('latin1'), decoded(a).toString('latin1'), step.name);
+    test('every answer came from the v2 service (and the monolith answered the direct session)', () => {
+      for (const step of SESSION) {
+        assert.equal(adapted.get(step.name)?.headers['x-served-by'], 'agents-service', step.name);
+        assert.equal(direct.get(step.name)?.headers['x-served-by'], 'monolith', step.name);
       }
-      for (const name of CONTRACT_HEADERS) assert.equal(b.headers[name], a.headers[name], `${step.name}: ${name}`);
-      assert.equal(
-        b.headers.etag === undefined,
-        a.headers.etag === undefined,
-        `${step.name}: an ETag on both or neither`,
+    });
+
+    test('every step answers the same status as the monolith', () => {
+      const expected = SESSION.map((step) => `${step.name} ${step.status}`);
+      assert.deepEqual(
+        SESSION.map((step) => `${step.name} ${direct.get(step.name)?.status}`),
+        expected,
       );
-    }
-  });
+      assert.deepEqual(
+        SESSION.map((step) => `${step.name} ${adapted.get(step.name)?.status}`),
+        expected,
+      );
+    });
 
-  test('Content-Length is that of the translated bytes (the HEAD answers: of the GET body)', () => {
-    for (const step of SESSION) {
-      const res = adapted.get(step.name);
-      if (res === undefined || res.headers['content-length'] === undefined || res.status === 304) continue;
-      const length = Number(res.headers['content-length']);
-      if (step.method === 'HEAD') {
-        assert.equal(res.body.length, 0, step.name);
-        assert.equal(res.headers['content-length'], direct.get(step.name)?.headers['content-length'], step.name);
-      } else assert.equal(length, res.body.length, step.name);
-    }
-  });
+    test('JSON bodies are deep-equal, other bodies byte-equal, contract headers equal', () => {
+      for (const step of SESSION) {
+        const a = direct.get(step.name);
+        const b = adapted.get(step.name);
+        assert.ok(a && b, step.name);
+        if ((a.headers['content-type'] ?? '').startsWith('application/json')) {
+          assert.deepEqual(json(b), json(a), step.name);
+        } else {
+          assert.equal(decoded(b).toString('latin1'), decoded(a).toString('latin1'), step.name);
+        }
+        for (const name of CONTRACT_HEADERS) assert.equal(b.headers[name], a.headers[name], `${step.name}: ${name}`);
+        assert.equal(
+          b.headers.etag === undefined,
+          a.headers.etag === undefined,
+          `${step.name}: an ETag on both or neither`,
+        );
+      }
+    });
 
-  test('a compressed answer is translated and sent in the coding the client asked for', () => {
-    assert.equal(adapted.get('list gzip')?.headers['content-encoding'], 'gzip');
-    assert.equal(adapted.get('list br')?.headers['content-encoding'], 'br');
-    assert.equal(adapted.get('list')?.headers['content-encoding'], undefined);
-    assert.deepEqual(json(adapted.get('list gzip') as RawResponse), json(direct.get('list') as RawResponse));
-  });
+    test('Content-Length is that of the translated bytes (the HEAD answers: of the GET body)', () => {
+      for (const step of SESSION) {
+        const res = adapted.get(step.name);
+        if (res === undefined || res.headers['content-length'] === undefined || res.status === 304) continue;
+        const length = Number(res.headers['content-length']);
+        if (step.method === 'HEAD') {
+          assert.equal(res.body.length, 0, step.name);
+          assert.equal(res.headers['content-length'], direct.get(step.name)?.headers['content-length'], step.name);
+        } else assert.equal(length, res.body.length, step.name);
+      }
+    });
 
-  test("the edge's ETags revalidate: the v1 tag it handed out gets a 304, a stale one the full answer", () => {
-    const etag = adapted.get('get')?.headers.etag ?? '';
-    assert.match(etag, /^"[^"]+-rfa[0-9a-f]{8}"$/);
-    assert.equal(adapted.get('get revalidate')?.headers.etag, etag);
-    assert.equal(adapted.get('get revalidate')?.body.length, 0);
-    assert.equal(adapted.get('get stale tag')?.status, 200);
-    // An If-Match with the tag of the created agent replaced it; the same stale tag then failed with 412.
-    assert.equal(adapted.get('replace')?.status, 200);
-    assert.equal(adapted.get('patch stale')?.status, 412);
-    assert.equal(adapted.get('patch stale')?.headers.etag, adapted.get('replace')?.headers.etag);
-  });
+    test('a compressed answer is translated and sent in the coding the client asked for', () => {
+      assert.equal(adapted.get('list gzip')?.headers['content-encoding'], 'gzip');
+      assert.equal(adapted.get('list br')?.headers['content-encoding'], 'br');
+      assert.equal(adapted.get('list')?.headers['content-encoding'], undefined);
+      assert.deepEqual(json(adapted.get('list gzip') as RawResponse), json(direct.get('list') as RawResponse));
+    });
 
-  test('Location points at the v1 resource, headers describing the v2 bytes are gone', () => {
-    assert.equal(adapted.get('create')?.headers.location, '/api/agents/agt_0004');
-    for (const [name, res] of adapted) {
-      assert.equal(res.headers['content-md5'], undefined, name);
-      assert.equal(res.headers.digest, undefined, name);
-    }
-  });
+    test("the edge's ETags revalidate: the v1 tag it handed out gets a 304, a stale one the full answer", () => {
+      const etag = adapted.get('get')?.headers.etag ?? '';
+      assert.match(etag, /^"[^"]+-rfa[0-9a-f]{8}"$/);
+      assert.equal(adapted.get('get revalidate')?.headers.etag, etag);
+      assert.equal(adapted.get('get revalidate')?.body.length, 0);
+      assert.equal(adapted.get('get stale tag')?.status, 200);
+      // An If-Match with the tag of the created agent replaced it; the same stale tag then failed with 412.
+      assert.equal(adapted.get('replace')?.status, 200);
+      assert.equal(adapted.get('patch stale')?.status, 412);
+      assert.equal(adapted.get('patch stale')?.headers.etag, adapted.get('replace')?.headers.etag);
+    });
 
-  test('the CSV export is streamed through untranslated (chunked, never buffered)', () => {
-    assert.equal(adapted.get('export')?.headers['transfer-encoding'], 'chunked');
-    assert.equal(adapted.get('export')?.body.toString(), direct.get('export')?.body.toString());
+    test('Location points at the v1 resource, headers describing the v2 bytes are gone', () => {
+      assert.equal(adapted.get('create')?.headers.location, '/api/agents/agt_0004');
+      for (const [name, res] of adapted) {
+        assert.equal(res.headers['content-md5'], undefined, name);
+        assert.equal(res.headers.digest, undefined, name);
+      }
+    });
+
+    test('the CSV export is streamed through untranslated (chunked, never buffered)', () => {
+      assert.equal(adapted.get('export')?.headers['transfer-encoding'], 'chunked');
+      assert.equal(adapted.get('export')?.body.toString(), direct.get('export')?.body.toString());
+    });
   });
-});
+}
