@@ -1,7 +1,7 @@
 // rf-edge as users run it: `node bin/rf-edge start` in its own process, configured only through its public
 // environment variables, with per-request logging (LOG_LEVEL=info, written to a file) and metrics on, since
 // the figure has to include what they cost.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, launch, stopChild, waitForHttp } from '../child-processes.ts';
 import type { Target } from './target.ts';
@@ -13,6 +13,34 @@ export const RF_EDGE_BENCH_PATHS = {
 } as const;
 
 export const RF_EDGE_ADMIN_TOKEN = 'bench-admin-token';
+
+/** The adapted route's path: translated to the service's `/bench/v2/…` and its ~1 KB answer reshaped back. */
+export const RF_EDGE_ADAPTED_PATH = '/bench/adapted/item';
+
+/** The bench's adapter: path and query on the way in, a page of six agents reshaped on the way out. */
+export const BENCH_ADAPTER_YAML = `version: 1
+operations:
+  - name: list
+    match: { methods: [GET, HEAD], path: /bench/adapted/:id }
+    request:
+      path: "/bench/v2/{id}"
+      query: [{ rename: { status: state } }, { default: { pageSize: 500 } }]
+    response:
+      body:
+        - rename: { data: items, totalCount: total }
+        - drop: [nextCursor]
+        - rename:
+            items[].displayName: name
+            items[].state: status
+        - map: { path: "items[].status", values: { ACTIVE: active, PAUSED: paused, ARCHIVED: archived } }
+        - move:
+            items[].timestamps.created: items[].createdAt
+            items[].timestamps.updated: items[].updatedAt
+        - drop: ["items[].timestamps"]
+        - convert:
+            items[].createdAt: epoch-ms-to-iso
+            items[].updatedAt: epoch-ms-to-iso
+`;
 
 /**
  * Both upstream names point at the one bench upstream, so every target answers alike, while rf-edge still walks
@@ -48,6 +76,14 @@ routes:
     service: service
     flag: raptorflow.agents-read
     mode: service
+
+  - id: bench-adapted
+    path: /bench/adapted/*
+    methods: [GET, HEAD]
+    service: service
+    flag: raptorflow.agents-read
+    mode: service
+    adapter: bench
 `;
 }
 
@@ -84,6 +120,8 @@ export function whyItStopped(errFile: string, logFile: string): string {
 }
 
 export interface RfEdgeOptions {
+  /** `rf-edge` (the plain route and legacy) or `rf-edge-adapted` (the same table, loaded on the adapted route). */
+  readonly name?: 'rf-edge' | 'rf-edge-adapted';
   readonly repoRoot: string;
   readonly upstreamOrigin: string;
   readonly workDir: string;
@@ -91,7 +129,12 @@ export interface RfEdgeOptions {
 }
 
 export async function startRfEdge(options: RfEdgeOptions): Promise<Target> {
-  const { repoRoot, workDir } = options;
+  const { repoRoot } = options;
+  const name = options.name ?? 'rf-edge';
+  // Each rf-edge target in a folder of its own: its table, its legacy-adapter/ beside it, its logs.
+  const workDir = join(options.workDir, name);
+  mkdirSync(join(workDir, 'legacy-adapter'), { recursive: true });
+  writeFileSync(join(workDir, 'legacy-adapter', 'bench.yaml'), BENCH_ADAPTER_YAML);
   const routesFile = join(workDir, 'routes.yaml');
   writeFileSync(routesFile, benchRoutesYaml(options.upstreamOrigin));
   const [port, adminPort] = [await freePort(), await freePort()];
@@ -126,8 +169,12 @@ export async function startRfEdge(options: RfEdgeOptions): Promise<Target> {
     throw new Error(`${(err as Error).message}; ${whyItStopped(errFile, logFile)}`, { cause: (err as Error).cause });
   }
   return {
-    name: 'rf-edge',
-    description: 'node bin/rf-edge start, LOG_LEVEL=info to a file, metrics on',
+    name,
+    description:
+      name === 'rf-edge'
+        ? 'node bin/rf-edge start, LOG_LEVEL=info to a file, metrics on'
+        : 'the same, on a route whose ~1 KB JSON answer a legacy-adapter reshapes',
+    ...(name === 'rf-edge-adapted' ? { paths: [RF_EDGE_ADAPTED_PATH] } : {}),
     origin,
     pid: child.pid ?? null,
     evidence: async () => {

@@ -3,7 +3,14 @@ import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { prepareRequests } from '../../bench/load-generator.ts';
 import { nginxConf } from '../../bench/targets/nginx.ts';
-import { benchRoutesYaml, RF_EDGE_BENCH_PATHS, sumPrometheusCounter } from '../../bench/targets/rf-edge.ts';
+import {
+  BENCH_ADAPTER_YAML,
+  benchRoutesYaml,
+  RF_EDGE_ADAPTED_PATH,
+  RF_EDGE_BENCH_PATHS,
+  sumPrometheusCounter,
+} from '../../bench/targets/rf-edge.ts';
+import { parseAdapterFile } from '../../src/config/adapter-file.ts';
 import { parseRouteTable } from '../../src/config/load-route-table.ts';
 import { compileRoutes } from '../../src/core/route-matcher.ts';
 
@@ -27,6 +34,15 @@ describe('the route table the bench gives rf-edge', () => {
     assert.equal(service?.id, 'bench-service');
     assert.equal(service?.mode, 'service');
     assert.equal(matcher.match('GET', RF_EDGE_BENCH_PATHS.legacy), null);
+  });
+
+  test('sends the adapted path to a service route through the bench adapter, which validates', () => {
+    assert.ok(result.ok);
+    const adapted = compileRoutes(result.table.routes).match('GET', RF_EDGE_ADAPTED_PATH);
+    assert.equal(adapted?.id, 'bench-adapted');
+    assert.equal(result.table.routes.find((r) => r.id === 'bench-adapted')?.adapter, 'bench');
+    const adapter = parseAdapterFile(BENCH_ADAPTER_YAML, 'bench.yaml', 'bench');
+    assert.deepEqual(adapter.ok ? [] : adapter.problems, []);
   });
 
   test('points both upstreams at the one bench upstream, so every target answers alike', () => {
