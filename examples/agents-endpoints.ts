@@ -5,6 +5,7 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   AGENT_STATUSES,
+  type Agent,
   type AgentStatus,
   type AgentStore,
   runsCsvChunks,
@@ -218,6 +219,17 @@ async function runsExport(
     sendError(req, res, 400, 'invalid_query', `rows must be an integer from 0 to ${EXPORT_ROWS_MAX}`);
     return;
   }
+  await streamRunsCsv(req, res, agent, rows, exportChunkDelayMs);
+}
+
+/** The run history as slow chunked CSV (both contracts' export endpoints send exactly this). */
+export async function streamRunsCsv(
+  req: IncomingMessage,
+  res: ServerResponse,
+  agent: Agent,
+  rows: number,
+  chunkDelayMs: number,
+): Promise<void> {
   // No Content-Length: the export is produced as it is sent, so node frames it with Transfer-Encoding: chunked.
   res.writeHead(200, {
     'content-type': 'text/csv; charset=utf-8',
@@ -231,7 +243,7 @@ async function runsExport(
   let first = true;
   for (const chunk of runsCsvChunks(agent, rows, EXPORT_ROWS_PER_CHUNK)) {
     if (res.destroyed) return;
-    if (!first && exportChunkDelayMs > 0) await sleep(exportChunkDelayMs);
+    if (!first && chunkDelayMs > 0) await sleep(chunkDelayMs);
     first = false;
     if (!res.write(chunk)) await drained(res);
   }

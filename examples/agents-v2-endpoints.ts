@@ -6,10 +6,10 @@
 // it only through the edge's adapter (legacy-adapter/agents-v1.yaml).
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
-import { type Agent, type AgentFields, type AgentStatus, type AgentStore, runsCsvChunks } from './agents-data.ts';
-import { BodyError, drained, JSON_TYPE, readSmallBody, splitTarget } from './respond.ts';
+import type { Agent, AgentFields, AgentStatus, AgentStore } from './agents-data.ts';
+import { streamRunsCsv } from './agents-endpoints.ts';
+import { BodyError, readSmallBody, sendJson, splitTarget } from './respond.ts';
 
 const PREFIX = '/v2/agents';
 export const V2_STATES = ['ACTIVE', 'PAUSED', 'ARCHIVED'] as const;
@@ -97,6 +97,7 @@ function chooseEncoding(accept: string | undefined): 'br' | 'gzip' | null {
   return null;
 }
 
+/** JSON, compressed (br, then gzip) for a client that accepts it once it is worth it; `Vary` says so either way. */
 function send(
   req: IncomingMessage,
   res: ServerResponse,
@@ -104,27 +105,20 @@ function send(
   body: unknown,
   headers: OutgoingHttpHeaders = {},
 ): void {
-  if (status === 204 || status === 304) {
-    res.writeHead(status, headers);
-    res.end();
-    return;
-  }
-  let bytes = Buffer.from(JSON.stringify(body), 'utf8');
-  const out: OutgoingHttpHeaders = { 'content-type': JSON_TYPE, vary: 'Accept-Encoding', ...headers };
-  const encoding = bytes.length >= COMPRESS_MIN_BYTES ? chooseEncoding(req.headers['accept-encoding']) : null;
-  if (encoding === 'gzip') bytes = gzipSync(bytes);
-  if (encoding === 'br') bytes = brotliCompressSync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: 4 } });
-  if (encoding !== null) out['content-encoding'] = encoding;
-  out['content-length'] = bytes.length;
-  res.writeHead(status, out);
-  res.end(req.method === 'HEAD' ? undefined : bytes);
+  sendJson(req, res, status, body, { vary: 'Accept-Encoding', ...headers }, (bytes) => {
+    const encoding = bytes.length >= COMPRESS_MIN_BYTES ? chooseEncoding(req.headers['accept-encoding']) : null;
+    if (encoding === 'gzip') return { bytes: gzipSync(bytes), encoding };
+    if (encoding === 'br') {
+      return { bytes: brotliCompressSync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: 4 } }), encoding };
+    }
+    return { bytes, encoding: null };
+  });
 }
 
 function sendRepresentation(req: IncomingMessage, res: ServerResponse, body: unknown, extra: OutgoingHttpHeaders = {}) {
   const etag = etagOf(body);
   const headers = { 'cache-control': 'no-cache', etag, ...extra };
-  if (tagMatches(req.headers['if-none-match'], etag, true))
-    send(req, res, 304, undefined, { ...headers, vary: 'Accept-Encoding' });
+  if (tagMatches(req.headers['if-none-match'], etag, true)) send(req, res, 304, undefined, headers);
   else send(req, res, 200, body, headers);
 }
 
@@ -315,22 +309,5 @@ async function runs(
   const agent = id === undefined ? undefined : store.get(id);
   if (agent === undefined)
     throw new V2Failure(404, { code: 'AGENT_NOT_FOUND', message: `no agent with id ${id ?? rawId}` });
-  const rows = integerParam(query, 'rows', 120, 0, 1_000_000);
-  res.writeHead(200, {
-    'content-type': 'text/csv; charset=utf-8',
-    'content-disposition': `attachment; filename="${agent.id}-runs.csv"`,
-    'cache-control': 'no-store',
-  });
-  if (req.method === 'HEAD') {
-    res.end();
-    return;
-  }
-  let first = true;
-  for (const chunk of runsCsvChunks(agent, rows, 20)) {
-    if (res.destroyed) return;
-    if (!first && exportChunkDelayMs > 0) await sleep(exportChunkDelayMs);
-    first = false;
-    if (!res.write(chunk)) await drained(res);
-  }
-  res.end();
+  await streamRunsCsv(req, res, agent, integerParam(query, 'rows', 120, 0, 1_000_000), exportChunkDelayMs);
 }

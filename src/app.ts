@@ -201,6 +201,8 @@ export async function createEdge(env: EdgeEnv, options: CreateEdgeOptions = {}):
         adapters = next;
         metrics.configReloads.inc({ result: 'success' });
         log.info({ event: 'config.adapters_reloaded', adapters: [...next.keys()] }, 'legacy-adapter reloaded');
+        // A routes.yaml edit naming an adapter that had not loaded yet was refused; it may be valid now.
+        watcher.reload().catch((err: unknown) => log.error({ event: 'config.reload_failed', err }, 'reload failed'));
       },
       onRejected: (problems) => {
         metrics.configReloads.inc({ result: 'failure' });

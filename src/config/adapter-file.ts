@@ -317,15 +317,24 @@ class Checker {
     });
   }
 
+  /** Each rule of a list (a mapping with one of `kinds`), with its place in the file and its label. */
+  private eachRule(
+    raw: unknown,
+    path: PathSegment[],
+    label: string,
+    kinds: readonly string[],
+    visit: (kind: string, value: unknown, at: PathSegment[], rule: string) => void,
+  ): void {
+    this.list(raw, path).forEach((item, i) => {
+      const one = this.single(item, [...path, i], kinds);
+      if (one !== null) visit(one[0], one[1], [...path, i, one[0]], `${label}[${i}].${one[0]}`);
+    });
+  }
+
   private bodyRules(raw: unknown, path: PathSegment[], label: string): LabelledBodyRule[] {
     const kinds = ['rename', 'move', 'drop', 'default', 'set', 'map', 'convert', 'format', 'wrap', 'unwrap', 'require'];
     const out: LabelledBodyRule[] = [];
-    this.list(raw, path).forEach((item, i) => {
-      const one = this.single(item, [...path, i], kinds);
-      if (one === null) return;
-      const [kind, value] = one;
-      const rp = [...path, i, kind];
-      const rule = `${label}[${i}].${kind}`;
+    this.eachRule(raw, path, label, kinds, (kind, value, rp, rule) => {
       const push = (spec: BodyRule) => out.push({ rule, spec });
       switch (kind) {
         case 'rename':
@@ -433,12 +442,7 @@ class Checker {
 
   private queryRules(raw: unknown, path: PathSegment[], label: string): Labelled<QueryRule>[] {
     const out: Labelled<QueryRule>[] = [];
-    this.list(raw, path).forEach((item, i) => {
-      const one = this.single(item, [...path, i], ['rename', 'drop', 'set', 'default', 'map']);
-      if (one === null) return;
-      const [kind, value] = one;
-      const rp = [...path, i, kind];
-      const rule = `${label}[${i}].${kind}`;
+    this.eachRule(raw, path, label, ['rename', 'drop', 'set', 'default', 'map'], (kind, value, rp, rule) => {
       if (kind === 'rename') {
         for (const [from, to] of this.pairs(value, rp)) {
           if (typeof to !== 'string' || to === '') this.fail([...rp, from], 'must be the new parameter name');
@@ -477,12 +481,7 @@ class Checker {
       this.fail(p, `"${String(n)}" is not a header name`, anchor);
       return null;
     };
-    this.list(raw, path).forEach((item, i) => {
-      const one = this.single(item, [...path, i], ['rename', 'drop', 'set', 'default', 'rewrite']);
-      if (one === null) return;
-      const [kind, value] = one;
-      const rp = [...path, i, kind];
-      const rule = `${label}[${i}].${kind}`;
+    this.eachRule(raw, path, label, ['rename', 'drop', 'set', 'default', 'rewrite'], (kind, value, rp, rule) => {
       if (kind === 'rename') {
         for (const [from, to] of this.pairs(value, rp)) {
           const f = headerName(from, [...rp, from], 'key');

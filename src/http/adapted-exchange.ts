@@ -135,19 +135,20 @@ export class AdapterRuntime {
       return;
     }
     const max = client.plan.adapter.maxBodyBytes;
+    const refuse = () =>
+      relay.fail(
+        this.#oversize(
+          state,
+          client,
+          'request',
+          new EdgeError('RF_ADAPTER_BODY_TOO_LARGE', `request body is larger than ${max} bytes`),
+        ),
+      );
     const declared = Number(raw.headers['content-length'] ?? Number.NaN);
     if (declared > max) {
       if (client.plan.adapter.oversize === 'pass')
         this.#send(dispatcher, state, relay, admitted.target, client, body, null);
-      else
-        relay.fail(
-          this.#oversize(
-            state,
-            client,
-            'request',
-            new EdgeError('RF_ADAPTER_BODY_TOO_LARGE', `request body is larger than ${max} bytes`),
-          ),
-        );
+      else refuse();
       return;
     }
     readBounded(body, max).then(
@@ -158,14 +159,7 @@ export class AdapterRuntime {
           this.#send(dispatcher, state, relay, admitted.target, client, Readable.from(replay(read.chunks, body)), null);
         } else {
           body.resume(); // let Node read and drop the rest, so the 413 reaches the client
-          relay.fail(
-            this.#oversize(
-              state,
-              client,
-              'request',
-              new EdgeError('RF_ADAPTER_BODY_TOO_LARGE', `request body is larger than ${max} bytes`),
-            ),
-          );
+          refuse();
         }
       },
       () => {
