@@ -136,6 +136,7 @@ function buildTable(
       flag: route.flag ?? null,
       mode: route.mode ?? 'legacy',
       adapter: route.adapter ?? null,
+      adapterOversize: route.adapterOversize ?? null,
       rollout: { ...rollout, ...route.rollout },
       shadow: route.shadow ?? DEFAULT_SHADOW,
       line: routeLine(index),

@@ -31,7 +31,7 @@ import {
 } from '../core/adapter/compile.ts';
 import { deriveEtag, serviceEtags } from '../core/adapter/etag.ts';
 import { formatQuery, headerValue, parseQuery, withoutHeaders } from '../core/adapter/field-rules.ts';
-import { AdapterFailure, type AdapterRequest, type JsonValue } from '../core/adapter/types.ts';
+import { AdapterFailure, type AdapterRequest, type JsonValue, type OversizePolicy } from '../core/adapter/types.ts';
 import { EdgeError } from '../core/errors.ts';
 import type { Decision } from '../core/types.ts';
 import { BodyTooLarge, type Coding, codingOf, decodeBody, encodeBody, isJsonType, parseJson } from './adapter-body.ts';
@@ -83,18 +83,26 @@ export interface ShadowAdaptation {
   ): { status: number; headers: readonly string[]; body: Buffer } | null;
 }
 
+/** A route's adapter: its name, and the route's own oversize choice (null: the adapter's). */
+export interface AdaptedRoute {
+  readonly name: string;
+  readonly oversize: OversizePolicy | null;
+}
+
 export interface ClientRequest {
   readonly request: AdapterRequest;
   readonly match: MatchedOperation;
   readonly plan: AdapterPlan;
   readonly name: string;
+  /** Beyond maxBodyBytes: the route's choice, else the adapter's. */
+  readonly oversize: OversizePolicy;
 }
 
 export class AdapterRuntime {
   readonly #log: Logger;
   readonly #metrics: EdgeMetrics;
   readonly #adapters: () => AdapterSource;
-  readonly #byTable = new WeakMap<RouteTable, ReadonlyMap<string, string>>();
+  readonly #byTable = new WeakMap<RouteTable, ReadonlyMap<string, AdaptedRoute>>();
   readonly #counters = new Map<string, { inc(): void }>();
 
   constructor(options: AdapterRuntimeOptions) {
@@ -104,11 +112,15 @@ export class AdapterRuntime {
   }
 
   /** The adapter a decision must go through: its route names one and the request goes to the service. */
-  adapterFor(table: RouteTable, decision: Decision | null): string | null {
+  adapterFor(table: RouteTable, decision: Decision | null): AdaptedRoute | null {
     if (decision === null || decision.target !== 'service' || decision.routeId === null) return null;
     let byRoute = this.#byTable.get(table);
     if (byRoute === undefined) {
-      byRoute = new Map(table.routes.flatMap((r) => (r.adapter === null ? [] : [[r.id, r.adapter] as const])));
+      byRoute = new Map(
+        table.routes.flatMap((r) =>
+          r.adapter === null ? [] : [[r.id, { name: r.adapter, oversize: r.adapterOversize ?? null }] as const],
+        ),
+      );
       this.#byTable.set(table, byRoute);
     }
     return byRoute.get(decision.routeId) ?? null;
@@ -121,9 +133,9 @@ export class AdapterRuntime {
     raw: IncomingMessage,
     relay: ClientRelay,
     admitted: Admitted,
-    name: string,
+    route: AdaptedRoute,
   ): void {
-    const client = this.#client(state, raw, admitted.target, name);
+    const client = this.#client(state, raw, admitted.target, route);
     if (client instanceof EdgeError) {
       relay.fail(client);
       return;
@@ -146,8 +158,7 @@ export class AdapterRuntime {
       );
     const declared = Number(raw.headers['content-length'] ?? Number.NaN);
     if (declared > max) {
-      if (client.plan.adapter.oversize === 'pass')
-        this.#send(dispatcher, state, relay, admitted.target, client, body, null);
+      if (client.oversize === 'pass') this.#send(dispatcher, state, relay, admitted.target, client, body, null);
       else refuse();
       return;
     }
@@ -155,7 +166,7 @@ export class AdapterRuntime {
       (read) => {
         if (read.complete) {
           this.#send(dispatcher, state, relay, admitted.target, client, read.bytes, read.bytes);
-        } else if (client.plan.adapter.oversize === 'pass') {
+        } else if (client.oversize === 'pass') {
           this.#send(dispatcher, state, relay, admitted.target, client, Readable.from(replay(read.chunks, body)), null);
         } else {
           body.resume(); // let Node read and drop the rest, so the 413 reaches the client
@@ -173,9 +184,9 @@ export class AdapterRuntime {
     state: EdgeRequestState,
     raw: IncomingMessage,
     target: ForwardTarget,
-    name: string,
+    route: AdaptedRoute,
   ): ForwardTarget | EdgeError {
-    const client = this.#client(state, raw, target, name);
+    const client = this.#client(state, raw, target, route);
     if (client instanceof EdgeError) return client;
     try {
       const out = translateRequest(client.match, client.request);
@@ -201,8 +212,9 @@ export class AdapterRuntime {
     url: string,
     headers: string[],
   ): ShadowAdaptation | null | undefined {
-    const name = this.adapterFor(table, { routeId, target: 'service' } as Decision);
-    if (name === null) return undefined;
+    const route = this.adapterFor(table, { routeId, target: 'service' } as Decision);
+    if (route === null) return undefined;
+    const name = route.name;
     const plan = this.#adapters().get(name);
     if (plan === undefined) return null;
     const q = url.indexOf('?');
@@ -210,7 +222,7 @@ export class AdapterRuntime {
     const match = matchOperation(plan, method, path);
     if (match === null) return null;
     const request: AdapterRequest = { method, path, query: parseQuery(q === -1 ? '' : url.slice(q + 1)), headers };
-    const client: ClientRequest = { request, match, plan, name };
+    const client: ClientRequest = { request, match, plan, name, oversize: route.oversize ?? plan.adapter.oversize };
     let out: AdapterRequest;
     try {
       out = translateRequest(match, request);
@@ -239,8 +251,9 @@ export class AdapterRuntime {
     state: EdgeRequestState,
     raw: IncomingMessage,
     target: ForwardTarget,
-    name: string,
+    route: AdaptedRoute,
   ): ClientRequest | EdgeError {
+    const name = route.name;
     const plan = this.#adapters().get(name);
     if (plan === undefined)
       return this.#failure(state, name, new AdapterFailure('load', `adapter "${name}" is not loaded`));
@@ -257,7 +270,7 @@ export class AdapterRuntime {
       query: parseQuery(q === -1 ? '' : url.slice(q + 1)),
       headers: target.headers,
     };
-    return { request, match, plan, name };
+    return { request, match, plan, name, oversize: route.oversize ?? plan.adapter.oversize };
   }
 
   /** Translates the request (with its parsed body when `bytes` is given) and forwards it. */
@@ -447,7 +460,7 @@ class AdaptedSink implements ForwardSink {
 
   #tooLarge(call: UpstreamCall): void {
     const adapter = this.#client.plan.adapter;
-    if (adapter.oversize === 'pass') {
+    if (this.#client.oversize === 'pass') {
       // Past the limit: the answer goes on untranslated but for its head (status, headers), chunks so far first.
       this.#through = true;
       const chunks = this.#chunks;

@@ -68,7 +68,8 @@ operations:
     request: { path: "/v2/ws/{room}" }
 `;
 
-const ADAPTER_P = ADAPTER_T.replace('maxBodyBytes: 1024', 'maxBodyBytes: 1024\noversize: pass');
+// The same operations under /p/, on a route that chooses pass-through for bodies over the limit.
+const ADAPTER_P = ADAPTER_T.replaceAll('path: /a/', 'path: /p/');
 
 const ADAPTER_TYPED = `// A typed adapter: plain functions over the request/response description.
 export default {
@@ -102,7 +103,7 @@ upstreams:
 legacy: monolith
 routes:
   - { id: adapted, path: /a/*, service: svc, mode: service, adapter: t }
-  - { id: passing, path: /p/*, service: svc, mode: service, adapter: p }
+  - { id: passing, path: /p/*, service: svc, mode: service, adapter: p, adapterOversize: pass }
   - { id: typed, path: /t/*, service: svc, mode: service, adapter: typed }
 `;
 }
@@ -122,7 +123,7 @@ describe('adapted routes: failures, sizes, typed adapters, upgrades and reload',
     });
     adaptersDir = await mkdtemp(join(tmpdir(), 'rf-edge-adapters-'));
     await writeFile(join(adaptersDir, 't.yaml'), ADAPTER_T);
-    await writeFile(join(adaptersDir, 'p.yaml'), ADAPTER_P.replace('/a/', '/p/').replaceAll('path: /a/', 'path: /p/'));
+    await writeFile(join(adaptersDir, 'p.yaml'), ADAPTER_P);
     await writeFile(join(adaptersDir, 'typed.ts'), ADAPTER_TYPED);
     edge = await startEdgeApp(routes(svc.url, monolith.url), { env: { ADAPTERS_DIR: adaptersDir } });
   });
@@ -191,7 +192,7 @@ describe('adapted routes: failures, sizes, typed adapters, upgrades and reload',
     assert.equal(svc.received.length, before);
   });
 
-  test('an answer over maxBodyBytes: 502 RF_ADAPTER_RESPONSE_TOO_LARGE, or untranslated with oversize: pass', async () => {
+  test('an answer over maxBodyBytes: 502 RF_ADAPTER_RESPONSE_TOO_LARGE, or untranslated where the route says adapterOversize: pass', async () => {
     const refused = await get('/a/big');
     assert.equal(refused.status, 502);
     assert.equal((json(refused.body)['error'] as { code: string }).code, 'RF_ADAPTER_RESPONSE_TOO_LARGE');
@@ -200,7 +201,7 @@ describe('adapted routes: failures, sizes, typed adapters, upgrades and reload',
     assert.equal(typeof json(passed.body)['displayName'], 'string');
   });
 
-  test('a request body over maxBodyBytes: 413 RF_ADAPTER_BODY_TOO_LARGE, or sent untranslated with oversize: pass', async () => {
+  test('a request body over maxBodyBytes: 413 RF_ADAPTER_BODY_TOO_LARGE, or sent untranslated where the route says adapterOversize: pass', async () => {
     const body = JSON.stringify({ name: 'y'.repeat(2000) });
     const headers = { 'content-type': JSON_TYPE };
     const refused = await rawRequest(edge.url, '/a/echo', { method: 'POST', headers, body });
