@@ -81,6 +81,8 @@ export interface ShadowAdaptation {
     headers: readonly string[],
     body: Buffer,
   ): { status: number; headers: readonly string[]; body: Buffer } | null;
+  /** The copied request body translated (as the client's would be); the bytes as they were when not JSON. */
+  translateBody(body: Buffer): Buffer;
 }
 
 /** A route's adapter: its name, and the route's own oversize choice (null: the adapter's). */
@@ -230,10 +232,24 @@ export class AdapterRuntime {
       return null;
     }
     const query = formatQuery(out.query);
+    const translatesBody = match.operation.translatesRequestBody;
+    const copyHeaders = conditionalToService([...out.headers], plan.adapter.version);
     return {
       method: out.method,
       path: out.path + (query === '' ? '' : `?${query}`),
-      headers: conditionalToService([...out.headers], plan.adapter.version),
+      // A translated body has another length: undici frames the Buffer itself.
+      headers: translatesBody ? withoutHeaders(copyHeaders, BYTES_HEADERS) : copyHeaders,
+      translateBody: (bytes) => {
+        if (!translatesBody) return bytes;
+        try {
+          const parsed = parseRequestBody(request, bytes, plan.adapter.maxBodyBytes);
+          if (parsed === null) return bytes;
+          const body = translateRequest(match, parsed.request).body;
+          return body === undefined ? bytes : encodeBody(Buffer.from(JSON.stringify(body), 'utf8'), parsed.coding);
+        } catch {
+          return bytes;
+        }
+      },
       translate: (status, rawHeaders, body) => {
         try {
           const answer = translateWhole(client, status, rawHeaders, body);
@@ -283,20 +299,9 @@ export class AdapterRuntime {
     body: BodySource,
     bytes: Buffer | null,
   ): void {
-    let request = client.request;
-    let coding: Coding | null = null;
-    if (bytes !== null && isJsonType(headerValue(request.headers, 'content-type'))) {
-      coding = codingOf(headerValue(request.headers, 'content-encoding'));
-      let json: JsonValue | undefined;
-      try {
-        json = coding === null ? undefined : parseJson(decodeBody(bytes, coding, client.plan.adapter.maxBodyBytes));
-      } catch {
-        json = undefined;
-      }
-      if (json === undefined)
-        coding = null; // not JSON after all: the service gets the bytes and judges them
-      else request = { ...request, body: json };
-    }
+    const parsed = bytes === null ? null : parseRequestBody(client.request, bytes, client.plan.adapter.maxBodyBytes);
+    const request = parsed?.request ?? client.request;
+    const coding = parsed?.coding ?? null;
     let out: AdapterRequest;
     try {
       out = translateRequest(client.match, request);
@@ -535,6 +540,27 @@ export function translateWhole(
     headers.push('content-length', String(bytes.length));
   }
   return { status: out.status, headers, bytes };
+}
+
+/**
+ * The request with its JSON body parsed (decoded from its content-coding), or null when the body is not JSON in a
+ * known coding: the service then gets the bytes as the client sent them, and judges them.
+ */
+function parseRequestBody(
+  request: AdapterRequest,
+  bytes: Buffer,
+  max: number,
+): { request: AdapterRequest; coding: Coding } | null {
+  if (!isJsonType(headerValue(request.headers, 'content-type'))) return null;
+  const coding = codingOf(headerValue(request.headers, 'content-encoding'));
+  if (coding === null) return null;
+  let json: JsonValue | undefined;
+  try {
+    json = parseJson(decodeBody(bytes, coding, max));
+  } catch {
+    return null;
+  }
+  return json === undefined ? null : { request: { ...request, body: json }, coding };
 }
 
 function upstreamPath(target: ForwardTarget, out: AdapterRequest): string {

@@ -216,6 +216,7 @@ export class Admission {
             path: route.upstream.basePath + adapted.path,
             headers: adapted.headers,
             translate: adapted.translate,
+            translateBody: adapted.translateBody,
           },
       body === null ? null : raw,
     );

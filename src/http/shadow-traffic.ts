@@ -103,6 +103,8 @@ export interface ShadowRequest {
     headers: readonly string[],
     body: Buffer,
   ) => { status: number; headers: readonly string[]; body: Buffer } | null;
+  /** On a route with a legacy adapter: the copied request body in the service's contract. */
+  readonly translateBody?: (body: Buffer) => Buffer;
 }
 
 const EMPTY_SHA256 = createHash('sha256').digest('hex');
@@ -352,7 +354,7 @@ export class ShadowCopy {
         path: request.path,
         method: request.method as Dispatcher.HttpMethod,
         headers: request.headers,
-        body,
+        body: body !== null && request.translateBody !== undefined ? request.translateBody(body) : body,
         headersTimeout: upstream.headersTimeoutMs,
         // A copy must end: a service that streams forever (bodyTimeout 0 = none) is cut by its headers timeout.
         bodyTimeout: upstream.bodyTimeoutMs === 0 ? upstream.headersTimeoutMs : upstream.bodyTimeoutMs,

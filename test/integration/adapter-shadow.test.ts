@@ -31,6 +31,14 @@ legacy: monolith
 routes:
   - { id: adapted, path: /api/agents/*, methods: [GET, HEAD], service: agents, flag: raptorflow.agents-read, mode: shadow, adapter: agents-v1 }
   - { id: unadapted, path: /api/agents, methods: [GET, HEAD], service: agents, flag: raptorflow.agents-read, mode: shadow }
+  - id: adapted-writes
+    path: /api/agents
+    methods: [POST]
+    service: agents
+    flag: raptorflow.agents-read
+    mode: shadow
+    adapter: agents-v1
+    shadow: { methods: [POST], maxBodyBytes: 4096 }
 `,
     { env: { ADAPTERS_DIR: REPO_ADAPTERS } },
   );
@@ -60,4 +68,19 @@ test('the client is served by the monolith; the adapted copy matches it, the una
   });
   assert.deepEqual(await shadowResults('adapted'), { match: 3, mismatch: 0, error: 0, skipped: 0 });
   assert.deepEqual(await shadowResults('unadapted'), { match: 0, mismatch: 1, error: 0, skipped: 0 });
+});
+
+test('a copied write has its body translated too: the v2 service creates the same agent the monolith did', async () => {
+  const res = await rawRequest(edge.url, '/api/agents', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'Copied', status: 'paused', tools: ['x'] }),
+  });
+  assert.equal(res.status, 201);
+  assert.equal(res.headers['x-served-by'], 'monolith');
+  await waitFor('the compared write', async () => {
+    const r = await shadowResults('adapted-writes');
+    return r['match']! + r['mismatch']! + r['error']! >= 1;
+  });
+  assert.deepEqual(await shadowResults('adapted-writes'), { match: 1, mismatch: 0, error: 0, skipped: 0 });
 });
