@@ -125,6 +125,8 @@ describe('adapted routes: failures, sizes, typed adapters, upgrades and reload',
     await writeFile(join(adaptersDir, 't.yaml'), ADAPTER_T);
     await writeFile(join(adaptersDir, 'p.yaml'), ADAPTER_P);
     await writeFile(join(adaptersDir, 'typed.ts'), ADAPTER_TYPED);
+    // As in the repository (package.json "type": "module"): typed adapters are ES modules, which a reload re-imports.
+    await writeFile(join(adaptersDir, 'package.json'), '{ "type": "module" }\n');
     edge = await startEdgeApp(routes(svc.url, monolith.url), { env: { ADAPTERS_DIR: adaptersDir } });
   });
   after(async () => {
@@ -141,6 +143,8 @@ describe('adapted routes: failures, sizes, typed adapters, upgrades and reload',
     assert.equal(res.status, 200);
     assert.deepEqual(json(res.body), { name: 'A', url: '/v2/ok?query=1' });
     assert.equal(res.headers.etag?.startsWith('"v2tag-rfa'), true);
+    const view = (await (await fetch(`${edge.adminUrl}/api/routes/adapted`)).json()) as { adapter: string | null };
+    assert.equal(view.adapter, 't', "the admin API names the route's adapter");
   });
 
   test('a body that is not the JSON the rule expects: 502 RF_ADAPTER_FAILED naming route, adapter, rule; logged and counted', async () => {
@@ -253,6 +257,11 @@ describe('adapted routes: failures, sizes, typed adapters, upgrades and reload',
     });
     ws.close();
     assert.equal(reply, '/v2/ws/lobby?x=1 hi');
+  });
+
+  test('a typed adapter edit applies too (the module is imported afresh)', async () => {
+    await writeFile(join(adaptersDir, 'typed.ts'), ADAPTER_TYPED.replace('.toLowerCase()', '.toUpperCase()'));
+    await waitFor('the edited typed adapter', async () => json((await get('/t/1')).body)['name'] === 'A', 3000, 50);
   });
 
   test('an adapter edit applies within a second; a broken edit is rejected with file:line:col and the last good one serves', async () => {
