@@ -1,6 +1,8 @@
 // Types shared by the pure core. Nothing here (nor anywhere under src/core) imports an I/O library: the clock,
 // the route table and every input arrive as arguments.
 
+import type { BucketMemo } from './compiled-flags.ts';
+
 export type Target = 'legacy' | 'service';
 
 /** Why a request went where it went. Every value is a label on the decisions metric. */
@@ -56,6 +58,8 @@ export interface FlagContext {
   readonly sessionId: string;
   readonly remoteAddress: string;
   readonly properties: Readonly<Record<string, string>>;
+  /** The request's sticky bucket, shared with compiled flexibleRollout strategies (one murmur hash per request). */
+  readonly buckets?: BucketMemo | undefined;
 }
 
 export type FlagEvaluator = (flag: string, context: FlagContext) => FlagVerdict;

@@ -1,7 +1,7 @@
 // What every request leaves behind, once: its log line, the request metrics, and the judge's outcome (plain
 // requests, upgrades and requests refused before routing alike).
 
-import type { Logger } from '../adapters/logger.ts';
+import { type Logger, type RawLineSink, rawLineSink } from '../adapters/logger.ts';
 import type { EdgeMetrics } from '../adapters/metrics.ts';
 import type { Outcome } from '../core/types.ts';
 import type { EdgeRequestState } from './request-state.ts';
@@ -18,9 +18,12 @@ export class RequestRecorder {
   readonly #metrics: EdgeMetrics;
   readonly #recordOutcome: (outcome: Outcome) => void;
   readonly #requestMetrics: RequestMetricCache;
+  /** Set when the logger's line shape is known: the common line is then formatted here, in a fixed field order. */
+  readonly #sink: RawLineSink | null;
 
   constructor(options: RequestRecorderOptions) {
     this.#log = options.log;
+    this.#sink = rawLineSink(options.log);
     this.#metrics = options.metrics;
     this.#recordOutcome = options.recordOutcome;
     this.#requestMetrics = new RequestMetricCache(options.metrics);
@@ -44,27 +47,42 @@ export class RequestRecorder {
       this.#metrics.upstreamErrors.inc({ upstream: state.upstream?.config.name ?? '-', kind: upstreamError.kind });
     }
     this.#requestMetrics.observe(route, target, state.method, statusClass, durationMs / 1000);
-    // Exactly one line per request; an upstream failure rides on it (at warn, with the error) instead of a second one.
-    (upstreamError === null ? log.info : log.warn).call(
-      log,
-      {
-        event: 'request',
-        reqId: state.id,
-        method: state.method,
-        path: state.path,
-        route,
-        target,
-        upstream: state.upstream?.config.name ?? '-',
-        reason: decision?.reason ?? state.rejected ?? '-',
-        status,
-        durationMs: Math.round(durationMs * 100) / 100,
-        bytesOut: state.socket.bytesWritten - state.bytesAtStart,
-        ...(clientAborted ? { aborted: true } : {}),
-        ...(state.rejected !== null ? { rejected: state.rejected } : {}),
-        ...(upstreamError !== null ? { upstreamError: upstreamError.kind, err: upstreamError.err } : {}),
-      },
-      upstreamError === null ? 'request' : 'request failed upstream',
-    );
+    const reason = decision?.reason ?? state.rejected ?? '-';
+    const upstream = state.upstream?.config.name ?? '-';
+    const roundedMs = Math.round(durationMs * 100) / 100;
+    const bytesOut = state.socket.bytesWritten - state.bytesAtStart;
+    const sink = this.#sink;
+    if (upstreamError === null && sink !== null) {
+      // The common line, formatted by hand (pino's generic serialiser walks and escapes every field of an object
+      // built per request); same fields, same order, same shape as the pino call below.
+      if (log.isLevelEnabled('info')) {
+        sink.stream.write(
+          `{"level":"info","time":"${isoNow()}"${sink.bindings},"event":"request","reqId":${str(state.id)},"method":${str(state.method)},"path":${str(state.path)},"route":${str(route)},"target":${str(target)},"upstream":${str(upstream)},"reason":${str(reason)},"status":${status},"durationMs":${roundedMs},"bytesOut":${bytesOut}${clientAborted ? ',"aborted":true' : ''}${state.rejected !== null ? `,"rejected":${str(state.rejected)}` : ''},"msg":"request"}\n`,
+        );
+      }
+    } else {
+      // Exactly one line per request; an upstream failure rides on it (at warn, with the error) instead of a second.
+      (upstreamError === null ? log.info : log.warn).call(
+        log,
+        {
+          event: 'request',
+          reqId: state.id,
+          method: state.method,
+          path: state.path,
+          route,
+          target,
+          upstream,
+          reason,
+          status,
+          durationMs: roundedMs,
+          bytesOut,
+          ...(clientAborted ? { aborted: true } : {}),
+          ...(state.rejected !== null ? { rejected: state.rejected } : {}),
+          ...(upstreamError !== null ? { upstreamError: upstreamError.kind, err: upstreamError.err } : {}),
+        },
+        upstreamError === null ? 'request' : 'request failed upstream',
+      );
+    }
     if (state.shadow !== null) state.shadow.primaryDone(!failed && !clientAborted && status !== 0);
     if (decision !== null && decision.routeId !== null && state.rejected === null) {
       // A client that went away says nothing about the upstream: no outcome then.
@@ -97,6 +115,27 @@ export class RequestRecorder {
       this.#log.error({ event: 'outcome.record_failed', err }, 'recordOutcome threw; the outcome is lost');
     }
   }
+}
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what JSON must escape.
+const NEEDS_ESCAPE = /["\\\u0000-\u001f]/;
+
+/** A JSON string literal; most values need no escaping (ids, methods, route names, checked paths). */
+function str(value: string): string {
+  return NEEDS_ESCAPE.test(value) ? JSON.stringify(value) : `"${value}"`;
+}
+
+let lastMs = 0;
+let lastIso = '';
+
+/** `new Date().toISOString()`, once per millisecond at most (many requests share one under load). */
+function isoNow(): string {
+  const now = Date.now();
+  if (now !== lastMs) {
+    lastMs = now;
+    lastIso = new Date(now).toISOString();
+  }
+  return lastIso;
 }
 
 /** Children of the per-request metrics, looked up by a string key instead of prom-client's label hashing. */
