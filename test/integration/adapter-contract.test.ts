@@ -8,9 +8,9 @@ import { after, before, describe, test } from 'node:test';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { createAgentsService } from '../../examples/agents-service.ts';
 import { createMonolith } from '../../examples/monolith.ts';
-import { closeServer, listen } from '../../examples/server-lifecycle.ts';
-import { AGENT_SESSION, REPO_ADAPTERS, runSession, type Step } from '../support/agents-session.ts';
-import { type EdgeApp, startEdgeApp } from '../support/edge-app.ts';
+import { closeServer } from '../../examples/server-lifecycle.ts';
+import { AGENT_SESSION, runSession, type Step, startExamplesEdge } from '../support/agents-session.ts';
+import type { EdgeApp } from '../support/edge-app.ts';
 import type { RawResponse } from '../support/raw-request.ts';
 
 const FIXED_NOW = () => Date.parse('2025-06-01T12:00:00.000Z');
@@ -41,13 +41,8 @@ const SESSION: readonly Step[] = [
   },
 ];
 
-function adaptedRoutesYaml(monolithUrl: string, serviceUrl: string, adapter: string): string {
-  return `version: 1
-upstreams:
-  monolith: { url: ${monolithUrl} }
-  agents: { url: ${serviceUrl} }
-legacy: monolith
-rollout: { steps: [100] }
+function adaptedRoutes(adapter: string): string {
+  return `rollout: { steps: [100] }
 routes:
   - id: agents-list
     path: /api/agents
@@ -86,14 +81,9 @@ for (const adapter of ['agents-v1', 'agents-v1-typed']) {
     let adapted: Map<string, RawResponse>;
 
     before(async () => {
-      const [monolithUrl, serviceUrl] = await Promise.all([
-        listen(monolith, 0, '127.0.0.1'),
-        listen(service, 0, '127.0.0.1'),
-      ]);
-      edge = await startEdgeApp(adaptedRoutesYaml(monolithUrl, serviceUrl, adapter), {
-        env: { ADAPTERS_DIR: REPO_ADAPTERS },
-      });
-      direct = await runSession(monolithUrl, SESSION);
+      const started = await startExamplesEdge(monolith, service, adaptedRoutes(adapter));
+      edge = started.edge;
+      direct = await runSession(started.monolithUrl, SESSION);
       adapted = await runSession(edge.url, SESSION);
     });
     after(async () => {

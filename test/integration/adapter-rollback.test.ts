@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { createAgentsService } from '../../examples/agents-service.ts';
 import { createMonolith } from '../../examples/monolith.ts';
-import { closeServer, listen } from '../../examples/server-lifecycle.ts';
-import { REPO_ADAPTERS } from '../support/agents-session.ts';
-import { type EdgeApp, startEdgeApp } from '../support/edge-app.ts';
+import { closeServer } from '../../examples/server-lifecycle.ts';
+import { REPO_ADAPTERS, startExamplesEdge } from '../support/agents-session.ts';
+import type { EdgeApp } from '../support/edge-app.ts';
 import { rawRequest } from '../support/raw-request.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -20,10 +20,6 @@ let edge: EdgeApp;
 let adaptersDir: string;
 
 before(async () => {
-  const [monolithUrl, serviceUrl] = await Promise.all([
-    listen(monolith, 0, '127.0.0.1'),
-    listen(service, 0, '127.0.0.1'),
-  ]);
   // The repository's adapter with one value missing from the list's state map: ACTIVE agents cannot be translated.
   adaptersDir = await mkdtemp(join(tmpdir(), 'rf-edge-broken-adapter-'));
   const text = await readFile(join(REPO_ADAPTERS, 'agents-v1.yaml'), 'utf8');
@@ -33,19 +29,16 @@ before(async () => {
   );
   assert.notEqual(broken, text);
   await writeFile(join(adaptersDir, 'agents-v1.yaml'), broken);
-  edge = await startEdgeApp(
-    `version: 1
-upstreams:
-  monolith: { url: ${monolithUrl} }
-  agents: { url: ${serviceUrl} }
-legacy: monolith
-stickiness: [header:x-user-id]
+  ({ edge } = await startExamplesEdge(
+    monolith,
+    service,
+    `stickiness: [header:x-user-id]
 rollout: { steps: [50], stepInterval: 1h, window: 10s, evaluateEvery: 250ms, minSamples: 10, maxP99Ms: 5000, maxP99Ratio: 10 }
 routes:
   - { id: agents-list, path: /api/agents, methods: [GET, HEAD], service: agents, flag: raptorflow.agents-read, mode: canary, adapter: agents-v1 }
 `,
-    { env: { ADAPTERS_DIR: adaptersDir }, controllerTickMs: 100 },
-  );
+    { adaptersDir, controllerTickMs: 100 },
+  ));
 });
 after(async () => {
   await edge?.close();

@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { createAgentsService } from '../../examples/agents-service.ts';
 import { createMonolith } from '../../examples/monolith.ts';
-import { closeServer, listen } from '../../examples/server-lifecycle.ts';
-import { REPO_ADAPTERS } from '../support/agents-session.ts';
-import { type EdgeApp, startEdgeApp } from '../support/edge-app.ts';
+import { closeServer } from '../../examples/server-lifecycle.ts';
+import { startExamplesEdge } from '../support/agents-session.ts';
+import type { EdgeApp } from '../support/edge-app.ts';
 import { metricValue } from '../support/prometheus-scrape.ts';
 import { rawRequest } from '../support/raw-request.ts';
 import { waitFor } from '../support/wait.ts';
@@ -18,17 +18,10 @@ const service = createAgentsService({ now: FIXED_NOW });
 let edge: EdgeApp;
 
 before(async () => {
-  const [monolithUrl, serviceUrl] = await Promise.all([
-    listen(monolith, 0, '127.0.0.1'),
-    listen(service, 0, '127.0.0.1'),
-  ]);
-  edge = await startEdgeApp(
-    `version: 1
-upstreams:
-  monolith: { url: ${monolithUrl} }
-  agents: { url: ${serviceUrl} }
-legacy: monolith
-routes:
+  ({ edge } = await startExamplesEdge(
+    monolith,
+    service,
+    `routes:
   - { id: adapted, path: /api/agents/*, methods: [GET, HEAD], service: agents, flag: raptorflow.agents-read, mode: shadow, adapter: agents-v1 }
   - { id: unadapted, path: /api/agents, methods: [GET, HEAD], service: agents, flag: raptorflow.agents-read, mode: shadow }
   - id: adapted-writes
@@ -40,8 +33,7 @@ routes:
     adapter: agents-v1
     shadow: { methods: [POST], maxBodyBytes: 4096 }
 `,
-    { env: { ADAPTERS_DIR: REPO_ADAPTERS } },
-  );
+  ));
 });
 after(async () => {
   await edge?.close();

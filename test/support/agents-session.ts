@@ -1,7 +1,10 @@
 // A v1 client session touching every agents endpoint (happy paths and errors, in an order where writes matter),
 // run against any base URL: the monolith, the agents service in v1 mode, or the edge in front of the v2 service.
 import assert from 'node:assert/strict';
+import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
+import { listen } from '../../examples/server-lifecycle.ts';
+import { type EdgeApp, type StartEdgeAppOptions, startEdgeApp } from './edge-app.ts';
 import { type RawRequestOptions, type RawResponse, rawRequest } from './raw-request.ts';
 
 /** The repository's legacy-adapter/ folder (agents-v1 translates this session for the v2 service). */
@@ -151,4 +154,29 @@ export async function runSession(
     responses.set(step.name, await rawRequest(baseUrl, step.path, options));
   }
   return responses;
+}
+
+/**
+ * The example monolith and agents service on port 0 behind an in-process edge whose table has them as `monolith`
+ * (legacy) and `agents`; `rest` is the rest of routes.yaml (rollout, routes…). Adapters from `adaptersDir`.
+ */
+export async function startExamplesEdge(
+  monolith: Server,
+  service: Server,
+  rest: string,
+  options: StartEdgeAppOptions & { adaptersDir?: string } = {},
+): Promise<{ edge: EdgeApp; monolithUrl: string; serviceUrl: string }> {
+  const [monolithUrl, serviceUrl] = await Promise.all([
+    listen(monolith, 0, '127.0.0.1'),
+    listen(service, 0, '127.0.0.1'),
+  ]);
+  const { adaptersDir = REPO_ADAPTERS, env, ...edgeOptions } = options;
+  const table = `version: 1
+upstreams:
+  monolith: { url: ${monolithUrl} }
+  agents: { url: ${serviceUrl} }
+legacy: monolith
+${rest}`;
+  const edge = await startEdgeApp(table, { ...edgeOptions, env: { ADAPTERS_DIR: adaptersDir, ...env } });
+  return { edge, monolithUrl, serviceUrl };
 }
