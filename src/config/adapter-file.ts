@@ -262,11 +262,11 @@ class Checker {
   private errors(raw: unknown, path: PathSegment[], opName = 'errors'): Map<ErrorKey, LabelledBodyRule[]> {
     const out = new Map<ErrorKey, LabelledBodyRule[]>();
     if (raw === undefined) return out;
-    const map = this.record(raw, path, 'a mapping of service status (or "default") to body rules');
+    const map = this.record(raw, path, 'a mapping of a 4xx/5xx service status (or "default") to body rules');
     for (const [key, rules] of Object.entries(map ?? {})) {
       const status = Number(key);
-      if (key !== 'default' && (!isStatus(status) || (status >= 200 && status < 300))) {
-        this.fail([...path, key], `"${key}" is not a non-2xx HTTP status or "default"`, 'key');
+      if (key !== 'default' && (!isStatus(status) || status < 400)) {
+        this.fail([...path, key], `"${key}" is not a 4xx/5xx HTTP status or "default"`, 'key');
         continue;
       }
       const label = opName === 'errors' ? `errors.${key}` : `${opName}.response.errors.${key}`;

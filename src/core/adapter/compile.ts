@@ -38,7 +38,7 @@ export interface DeclaredOperation {
     readonly headers: readonly Labelled<HeaderRule>[];
     /** On 2xx bodies. */
     readonly body: readonly LabelledBodyRule[];
-    /** On non-2xx bodies, by the service's status (or `default`), after the adapter's own `errors` rules. */
+    /** On 4xx/5xx bodies, by the service's status (or `default`), after the adapter's own `errors` rules. */
     readonly errors: ReadonlyMap<ErrorKey, readonly LabelledBodyRule[]>;
   };
 }
@@ -62,9 +62,11 @@ function byStatus(
   return map.get(status) ?? map.get('default') ?? NONE;
 }
 
-/** 2xx: the operation's body rules; otherwise the adapter's error envelope, then the operation's own error rules. */
+/** 2xx: the operation's body rules; 4xx/5xx: the adapter's error envelope, then the operation's own error rules. */
 function responseRules(adapter: DeclaredAdapter, op: DeclaredOperation, status: number): readonly LabelledBodyRule[] {
   if (status >= 200 && status < 300) return op.response.body;
+  // Redirects and other 3xx carry no contract body (an HTML note at most): their headers are translated, not them.
+  if (status < 400) return NONE;
   const shared = byStatus(adapter.errors, status);
   const own = byStatus(op.response.errors, status);
   return shared.length === 0 ? own : own.length === 0 ? shared : [...shared, ...own];
@@ -131,7 +133,7 @@ export function compileTypedAdapter(name: string, version: string, typed: TypedA
             : wants === 'success'
               ? (s: number) => s >= 200 && s < 300
               : wants === 'errors'
-                ? (s: number) => s < 200 || s >= 300
+                ? (s: number) => s >= 400
                 : () => false;
       return {
         name: op.name,

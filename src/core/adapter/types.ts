@@ -93,7 +93,7 @@ export interface TypedAdapterOperation {
   readonly path: string;
   /** Parse and hand over the request body (default false: it streams through). */
   readonly requestBody?: boolean;
-  /** Parse and hand over the response body for these statuses (default: none, bodies stream through). */
+  /** Parse and hand over the response body: all, success (2xx), errors (4xx/5xx) or a test; default none (streamed). */
   readonly responseBody?: 'all' | 'success' | 'errors' | ((status: number) => boolean);
   readonly request?: (req: AdapterRequest, ctx: AdapterContext) => AdapterRequest;
   readonly response?: (res: AdapterResponse, ctx: AdapterContext) => AdapterResponse;
