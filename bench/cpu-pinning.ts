@@ -3,8 +3,7 @@
 // util-linux's `taskset` (Debian ships it) when present; without it, or on one core, nothing is pinned and the
 // report says so.
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { findProgram } from './find-program.ts';
 
 export interface CpuPinning {
   readonly taskset: string;
@@ -15,23 +14,8 @@ export interface CpuPinning {
 }
 
 /** `taskset` on PATH or in /usr/bin, else null. */
-export function findTaskset(path: string = process.env['PATH'] ?? ''): string | null {
-  const candidates = [
-    ...path
-      .split(delimiter)
-      .filter(Boolean)
-      .map((dir) => join(dir, 'taskset')),
-    '/usr/bin/taskset',
-  ];
-  for (const candidate of candidates) {
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // Not here; try the next one.
-    }
-  }
-  return null;
+export function findTaskset(path?: string): string | null {
+  return findProgram('taskset', '/usr/bin/taskset', path);
 }
 
 /** Which CPUs go to whom; null when pinning is impossible (no taskset, or a single CPU to share). */

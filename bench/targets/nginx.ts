@@ -1,31 +1,17 @@
 // nginx as a reverse proxy, when the machine has it: the reference for what a proxy written in C costs.
 // One process (master_process off), one worker's worth of work, keep-alive to the upstream, no access log:
 // the cheapest fair nginx setup on the same core budget as the node proxies.
-import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { freePort, launch, stopChild, waitForHttp } from '../child-processes.ts';
+import { findProgram } from '../find-program.ts';
 import type { Target } from './target.ts';
 
 export const NGINX_MISSING_MESSAGE = 'nginx: not installed (apt-get install nginx)';
 
 /** The nginx binary on PATH, else Debian's /usr/sbin/nginx (sbin is often missing from a user's PATH), else null. */
-export function findNginx(path: string = process.env['PATH'] ?? ''): string | null {
-  const candidates = [
-    ...path
-      .split(delimiter)
-      .filter(Boolean)
-      .map((dir) => join(dir, 'nginx')),
-    '/usr/sbin/nginx',
-  ];
-  for (const candidate of candidates) {
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // Not here; try the next one.
-    }
-  }
-  return null;
+export function findNginx(path?: string): string | null {
+  return findProgram('nginx', '/usr/sbin/nginx', path);
 }
 
 export interface NginxConfOptions {

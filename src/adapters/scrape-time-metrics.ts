@@ -47,47 +47,60 @@ export class CounterChild {
   }
 }
 
-/** A counter family (type counter), children kept by the caller. */
-export class ScrapeTimeCounter<L extends string> {
+/**
+ * What both families share: registration with prom-client's registries (which accept any object with
+ * name/help/type/get(), as its own metrics are), and children by label values.
+ */
+abstract class ScrapeTimeFamily<L extends string, C> {
   name: string;
   readonly help: string;
-  readonly type = 'counter';
   readonly aggregator = 'sum';
-  readonly #labelNames: readonly L[];
-  readonly #children = new Map<string, CounterChild>();
+  abstract readonly type: 'counter' | 'histogram';
+  protected readonly labelNames: readonly L[];
+  protected readonly children = new Map<string, C>();
 
   constructor(options: FamilyOptions<L>) {
     this.name = options.name;
     this.help = options.help;
-    this.#labelNames = options.labelNames;
-    // prom-client's registry accepts any object with name/help/type/get(); its own metrics register the same way.
+    this.labelNames = options.labelNames;
     for (const registry of options.registers) registry.registerMetric(this as never);
   }
 
+  protected abstract newChild(labels: Record<string, string>): C;
+
   /** The child for these label values, in labelNames order (create once, keep it: lookups cost a join). */
-  labels(...values: string[]): CounterChild {
+  labels(...values: string[]): C {
     const key = values.join('\u0000');
-    let child = this.#children.get(key);
+    let child = this.children.get(key);
     if (child === undefined) {
-      child = new CounterChild(labelObject(this.#labelNames, values));
-      this.#children.set(key, child);
+      child = this.newChild(labelObject(this.labelNames, values));
+      this.children.set(key, child);
     }
     return child;
   }
 
+  reset(): void {
+    this.children.clear();
+  }
+}
+
+/** A counter family (type counter), children kept by the caller. */
+export class ScrapeTimeCounter<L extends string> extends ScrapeTimeFamily<L, CounterChild> {
+  readonly type = 'counter';
+
+  protected newChild(labels: Record<string, string>): CounterChild {
+    return new CounterChild(labels);
+  }
+
   /** Convenience for rare paths: `inc({ label: value })`. */
   inc(labels: Partial<Record<L, string>>): void {
-    this.labels(...this.#labelNames.map((n) => labels[n] ?? '')).inc();
+    this.labels(...this.labelNames.map((n) => labels[n] ?? '')).inc();
   }
 
   async get(): Promise<MetricData> {
     const values: MetricValue[] = [];
-    for (const child of this.#children.values()) values.push({ labels: child.labels, value: child.value });
+    for (const child of this.children.values()) values.push({ labels: child.labels, value: child.value });
     return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
-  }
-
-  reset(): void {
-    this.#children.clear();
   }
 }
 
@@ -116,38 +129,24 @@ export class HistogramChild {
 }
 
 /** A histogram family (type histogram) rendered as prom-client renders its own: cumulative `le` buckets, sum, count. */
-export class ScrapeTimeHistogram<L extends string> {
-  name: string;
-  readonly help: string;
+export class ScrapeTimeHistogram<L extends string> extends ScrapeTimeFamily<L, HistogramChild> {
   readonly type = 'histogram';
-  readonly aggregator = 'sum';
-  readonly #labelNames: readonly L[];
   readonly #bounds: readonly number[];
-  readonly #children = new Map<string, HistogramChild>();
 
   constructor(options: FamilyOptions<L> & { readonly buckets: readonly number[] }) {
-    this.name = options.name;
-    this.help = options.help;
-    this.#labelNames = options.labelNames;
-    this.#bounds = [...options.buckets].sort((a, b) => a - b);
-    for (const registry of options.registers) registry.registerMetric(this as never);
+    super(options);
+    this.#bounds = [...options.buckets].sort((x, y) => x - y);
   }
 
-  labels(...values: string[]): HistogramChild {
-    const key = values.join('\u0000');
-    let child = this.#children.get(key);
-    if (child === undefined) {
-      child = new HistogramChild(labelObject(this.#labelNames, values), this.#bounds);
-      this.#children.set(key, child);
-    }
-    return child;
+  protected newChild(labels: Record<string, string>): HistogramChild {
+    return new HistogramChild(labels, this.#bounds);
   }
 
   /** What the registry renders as text: bucket values carry `le`, the child's labels ride as shared labels. */
   async getForPromString(): Promise<MetricData> {
     const values: MetricValue[] = [];
     const bucket = `${this.name}_bucket`;
-    for (const child of this.#children.values()) {
+    for (const child of this.children.values()) {
       let cumulative = 0;
       for (let i = 0; i < this.#bounds.length; i++) {
         cumulative += child.counts[i]!;
@@ -174,9 +173,5 @@ export class ScrapeTimeHistogram<L extends string> {
       ...(v.metricName === undefined ? {} : { metricName: v.metricName }),
     }));
     return { ...data, values };
-  }
-
-  reset(): void {
-    this.#children.clear();
   }
 }

@@ -236,11 +236,13 @@ describe('large bodies stream both ways with flat memory (edge in a child proces
     assert.ok(samples.length > 5, 'the edge reported its memory while the bodies streamed');
     const peakRss = Math.max(...samples.map((s) => s.rss));
     const peakHeap = Math.max(...samples.map((s) => s.heapUsed));
+    const peakBuffers = Math.max(...samples.map((s) => s.arrayBuffers));
     const rssGrowth = peakRss - baseline.rss;
     t.diagnostic(
       `upload ${(TOTAL / MiB / (upMs / 1000)).toFixed(0)} MiB/s, download ${(TOTAL / MiB / (downMs / 1000)).toFixed(0)} MiB/s; ` +
         `edge RSS ${(baseline.rss / MiB).toFixed(1)} → peak ${(peakRss / MiB).toFixed(1)} MiB (+${(rssGrowth / MiB).toFixed(1)}), ` +
-        `heap ${(baseline.heapUsed / MiB).toFixed(1)} → peak ${(peakHeap / MiB).toFixed(1)} MiB, ${samples.length} samples`,
+        `heap ${(baseline.heapUsed / MiB).toFixed(1)} → peak ${(peakHeap / MiB).toFixed(1)} MiB, ` +
+        `buffers ${(baseline.arrayBuffers / MiB).toFixed(1)} → peak ${(peakBuffers / MiB).toFixed(1)} MiB, ${samples.length} samples`,
     );
     assert.ok(rssGrowth < 64 * MiB, `edge RSS grew by ${(rssGrowth / MiB).toFixed(1)} MiB`);
   });

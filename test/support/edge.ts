@@ -198,7 +198,8 @@ export async function startEdgeProcess(
   options: { sampleMs?: number; port?: number } = {},
 ): Promise<EdgeProcess> {
   const script = fileURLToPath(new URL('./edge-process.ts', import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+  // --expose-gc: the memory sampler runs a scavenge before each sample (edge-process.ts).
+  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', script], {
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
     env: {
       ...process.env,
