@@ -371,6 +371,15 @@ export function formatReport(results: BenchResults): string {
       ],
     ),
   );
+  const plain = summary.max.find((m) => m.target === 'rf-edge')?.proxyCpuUsPerRequest ?? null;
+  const adapted = summary.max.find((m) => m.target === 'rf-edge-adapted')?.proxyCpuUsPerRequest ?? null;
+  if (plain !== null && adapted !== null) {
+    out.push('');
+    out.push(
+      `Adapted route (~1 KB JSON answer reshaped by a legacy-adapter, path and query translated): ` +
+        `${fmtUs(adapted)} µs/req against ${fmtUs(plain)} µs/req on the plain route (× ${(adapted / plain).toFixed(2)})`,
+    );
+  }
   if (verdict.warnings.length > 0) {
     out.push('');
     out.push('Warnings');

@@ -3,7 +3,7 @@
 //
 //   npm run bench -- [--rounds 3] [--duration 3] [--warmup 1] [--connections 50]
 //                    [--rate 5000] [--rate-duration 3] [--rate-connections 64]
-//                    [--only direct,bare-http-proxy,nginx,rf-edge] [--out bench/results/latest.json] [--check]
+//                    [--only direct,bare-http-proxy,nginx,rf-edge,rf-edge-adapted] [--out bench/results/latest.json] [--check]
 //
 // --check exits 1 when a floor is missed or could not be measured (issue 2: rf-edge ≥ 0.85× bare requests/s, p99
 // added ≤ 2 ms; issue 10: CPU/req ≤ 3.3× nginx's and ≥ 1.3× cheaper than bare @fastify/http-proxy); without it the
@@ -27,7 +27,7 @@ import { RF_EDGE_BENCH_PATHS, startRfEdge } from './targets/rf-edge.ts';
 import type { Target } from './targets/target.ts';
 import { startUpstream } from './targets/upstream.ts';
 
-const ALL_TARGETS = ['direct', 'bare-http-proxy', 'nginx', 'rf-edge', 'rf-edge-shadow'] as const;
+const ALL_TARGETS = ['direct', 'bare-http-proxy', 'nginx', 'rf-edge', 'rf-edge-adapted', 'rf-edge-shadow'] as const;
 /** Targets loaded at the fixed rate: direct and rf-edge (whose p99 difference has a ceiling), and the other proxies for reference. */
 const FIXED_RATE_TARGETS = new Set(['direct', 'bare-http-proxy', 'nginx', 'rf-edge']);
 /** The whole run must stay well under two minutes; past this something hangs, so stop everything. */
@@ -108,6 +108,17 @@ async function checkAnswersLikeUpstream(target: Target, upstreamOrigin: string, 
   }
 }
 
+/** The adapted route answers the v1 shape of the upstream's v2 page: six agents, statuses in lower case. */
+async function checkAnswersTranslated(target: Target, paths: readonly string[]) {
+  for (const path of paths) {
+    const res = await fetch(`${target.origin}${path}`, { signal: AbortSignal.timeout(5000) });
+    const body = (await res.json()) as { items?: { status?: string; createdAt?: string }[]; total?: number };
+    if (res.status !== 200 || body.items?.length !== 6 || body.items[0]?.status !== 'active' || body.total !== 6) {
+      throw new Error(`GET ${path} answered ${res.status} ${JSON.stringify(body).slice(0, 200)}, not the adapted page`);
+    }
+  }
+}
+
 async function main(): Promise<number> {
   const { settings, only, out, check } = readSettings();
   const startedAt = new Date();
@@ -165,19 +176,14 @@ async function main(): Promise<number> {
         }
       }
     }
-    if (only.has('rf-edge')) {
+    for (const name of ['rf-edge', 'rf-edge-adapted', 'rf-edge-shadow'] as const) {
+      if (!only.has(name)) continue;
       try {
-        targets.push(await startRfEdge({ repoRoot, upstreamOrigin: upstream.origin, workDir, readyTimeoutMs: 30_000 }));
+        targets.push(
+          await startRfEdge({ name, repoRoot, upstreamOrigin: upstream.origin, workDir, readyTimeoutMs: 30_000 }),
+        );
       } catch (err) {
-        skip('rf-edge', `did not start: ${describeError(err)}`);
-      }
-    }
-    if (only.has('rf-edge-shadow')) {
-      try {
-        const options = { repoRoot, upstreamOrigin: upstream.origin, workDir, readyTimeoutMs: 30_000, shadow: true };
-        targets.push(await startRfEdge(options));
-      } catch (err) {
-        skip('rf-edge-shadow', `did not start: ${describeError(err)}`);
+        skip(name, `did not start: ${describeError(err)}`);
       }
     }
 
@@ -188,15 +194,16 @@ async function main(): Promise<number> {
     const ready: Target[] = [];
     for (const target of targets) {
       try {
-        await checkAnswersLikeUpstream(target, upstream.origin, settings.paths);
+        if (target.paths === undefined) await checkAnswersLikeUpstream(target, upstream.origin, settings.paths);
+        else await checkAnswersTranslated(target, target.paths);
         ready.push(target);
       } catch (err) {
         skip(target.name, `does not answer like the upstream: ${describeError(err)}`);
       }
     }
 
-    const plan = (rate: number | null): Omit<LoadPlan, 'origin'> => ({
-      paths: settings.paths,
+    const plan = (rate: number | null, target: Target): Omit<LoadPlan, 'origin'> => ({
+      paths: target.paths ?? settings.paths,
       users: settings.users,
       connections: rate === null ? settings.connections : settings.rateConnections,
       warmupMs: settings.warmupMs,
@@ -215,7 +222,7 @@ async function main(): Promise<number> {
       for (let round = 1; round <= settings.rounds; round++) {
         for (const target of inRoundOrder(ready, round)) {
           progress(`round ${round}/${settings.rounds}, max throughput: ${target.name}`);
-          max.push(await generator.measure(target, plan(null), { upstreamPid: upstream.pid, readCpu, round }));
+          max.push(await generator.measure(target, plan(null, target), { upstreamPid: upstream.pid, readCpu, round }));
         }
       }
       const fixedRateTargets = ready.filter((t) => FIXED_RATE_TARGETS.has(t.name));
@@ -223,7 +230,7 @@ async function main(): Promise<number> {
         for (const target of inRoundOrder(fixedRateTargets, round)) {
           progress(`round ${round}/${settings.rounds}, fixed rate ${settings.rate}/s: ${target.name}`);
           fixedRate.push(
-            await generator.measure(target, plan(settings.rate), { upstreamPid: upstream.pid, readCpu, round }),
+            await generator.measure(target, plan(settings.rate, target), { upstreamPid: upstream.pid, readCpu, round }),
           );
         }
       }

@@ -5,6 +5,7 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   AGENT_STATUSES,
+  type Agent,
   type AgentStatus,
   type AgentStore,
   runsCsvChunks,
@@ -22,6 +23,8 @@ const PREFIX = '/api/agents';
 const EXPORT_ROWS_DEFAULT = 120;
 const EXPORT_ROWS_MAX = 1_000_000;
 const EXPORT_ROWS_PER_CHUNK = 20;
+/** Largest page of `GET /api/agents?limit=`; also the page when no limit is given. */
+export const LIST_LIMIT_MAX = 500;
 
 // Agents change under the client's feet, so caches must revalidate; the ETag makes that cheap (a 304).
 const CACHE_HEADERS = { 'cache-control': 'no-cache' } as const;
@@ -111,8 +114,15 @@ async function collection(
         sendError(req, res, 400, 'invalid_query', `status must be one of ${AGENT_STATUSES.join(', ')}`);
         return;
       }
-      const items = store.list(status === null ? {} : { status: status as AgentStatus });
-      sendRepresentation(req, res, { items, total: items.length });
+      const limit = integerQuery(query, 'limit', LIST_LIMIT_MAX, 1, LIST_LIMIT_MAX);
+      const offset = integerQuery(query, 'offset', 0, 0, Number.MAX_SAFE_INTEGER);
+      if (typeof limit === 'string' || typeof offset === 'string') {
+        sendError(req, res, 400, 'invalid_query', typeof limit === 'string' ? limit : (offset as string));
+        return;
+      }
+      const all = store.list(status === null ? {} : { status: status as AgentStatus });
+      // Offset paging: `total` counts every match, `items` holds the page.
+      sendRepresentation(req, res, { items: all.slice(offset, offset + limit), total: all.length });
       return;
     }
     case 'POST': {
@@ -129,6 +139,20 @@ async function collection(
     default:
       sendMethodNotAllowed(req, res, ['GET', 'HEAD', 'POST']);
   }
+}
+
+/** The integer query parameter, its fallback when absent, or the message saying what is wrong. */
+function integerQuery(
+  query: URLSearchParams,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number | string {
+  const raw = query.get(name);
+  if (raw === null) return fallback;
+  const n = Number(raw);
+  return /^\d+$/.test(raw) && n >= min && n <= max ? n : `${name} must be an integer from ${min} to ${max}`;
 }
 
 async function item(
@@ -195,6 +219,17 @@ async function runsExport(
     sendError(req, res, 400, 'invalid_query', `rows must be an integer from 0 to ${EXPORT_ROWS_MAX}`);
     return;
   }
+  await streamRunsCsv(req, res, agent, rows, exportChunkDelayMs);
+}
+
+/** The run history as slow chunked CSV (both contracts' export endpoints send exactly this). */
+export async function streamRunsCsv(
+  req: IncomingMessage,
+  res: ServerResponse,
+  agent: Agent,
+  rows: number,
+  chunkDelayMs: number,
+): Promise<void> {
   // No Content-Length: the export is produced as it is sent, so node frames it with Transfer-Encoding: chunked.
   res.writeHead(200, {
     'content-type': 'text/csv; charset=utf-8',
@@ -208,7 +243,7 @@ async function runsExport(
   let first = true;
   for (const chunk of runsCsvChunks(agent, rows, EXPORT_ROWS_PER_CHUNK)) {
     if (res.destroyed) return;
-    if (!first && exportChunkDelayMs > 0) await sleep(exportChunkDelayMs);
+    if (!first && chunkDelayMs > 0) await sleep(chunkDelayMs);
     first = false;
     if (!res.write(chunk)) await drained(res);
   }

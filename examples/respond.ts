@@ -12,21 +12,24 @@ export interface AppErrorBody {
 }
 
 /** Writes a JSON response with an explicit Content-Length. HEAD gets the same headers without the body, and
- * 204/304 get neither body nor length (RFC 9110 §8.6, §15.3.5, §15.4.5). */
+ * 204/304 get neither body nor length (RFC 9110 §8.6, §15.3.5, §15.4.5). `encode` may compress the bytes. */
 export function sendJson(
   req: IncomingMessage,
   res: ServerResponse,
   status: number,
   body: unknown,
   headers: OutgoingHttpHeaders = {},
+  encode?: (bytes: Buffer) => { bytes: Buffer; encoding: string | null },
 ): void {
   if (status === 204 || status === 304) {
     res.writeHead(status, headers);
     res.end();
     return;
   }
-  const bytes = Buffer.from(JSON.stringify(body), 'utf8');
-  res.writeHead(status, { 'content-type': JSON_TYPE, 'content-length': bytes.length, ...headers });
+  const json = Buffer.from(JSON.stringify(body), 'utf8');
+  const { bytes, encoding } = encode === undefined ? { bytes: json, encoding: null } : encode(json);
+  const coding = encoding === null ? {} : { 'content-encoding': encoding };
+  res.writeHead(status, { 'content-type': JSON_TYPE, 'content-length': bytes.length, ...headers, ...coding });
   res.end(req.method === 'HEAD' ? undefined : bytes);
 }
 

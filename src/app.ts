@@ -3,6 +3,7 @@
 // With nothing configured it runs on embedded defaults (flags/ files, memory + DATA_DIR); with REDIS_URL,
 // DATABASE_URL, UNLEASH_URL the same code talks to the real components.
 
+import { watchAdapters } from './adapters/adapter-watcher.ts';
 import { createAuditLog } from './adapters/audit/index.ts';
 import { createMemoryDiffStore } from './adapters/diff/diff-store.ts';
 import { createRedisDiffStore } from './adapters/diff/redis-diff-store.ts';
@@ -14,6 +15,7 @@ import { createMetrics, type EdgeMetrics } from './adapters/metrics.ts';
 import { watchRouteTable } from './adapters/route-table-watcher.ts';
 import { createStateStore, DEFAULT_REDIS_KEY_PREFIX } from './adapters/state/index.ts';
 import type { EdgeEnv } from './config/env.ts';
+import { adapterDir, loadAdapters } from './config/load-adapters.ts';
 import { formatProblems, loadRouteTableFile, routeTableError } from './config/load-route-table.ts';
 import type { RouteTable } from './config/types.ts';
 import { createRolloutController } from './controller/rollout-controller.ts';
@@ -66,7 +68,16 @@ export async function createEdge(env: EdgeEnv, options: CreateEdgeOptions = {}):
     closers.push(() => flags.stop());
     await flags.start();
 
-    const first = await loadRouteTableFile(env.ROUTES_FILE, { knownFlags: flags.knownFlags() });
+    // legacy-adapter/ first: the route table may only name adapters that loaded.
+    const adaptersDir = adapterDir(env);
+    const firstAdapters = await loadAdapters(adaptersDir);
+    if (firstAdapters.problems.length > 0) throw routeTableError(firstAdapters.problems);
+    let adapters = firstAdapters.adapters;
+    const knownAdapters = () => new Set(adapters.keys());
+    const first = await loadRouteTableFile(env.ROUTES_FILE, {
+      knownFlags: flags.knownFlags(),
+      knownAdapters: knownAdapters(),
+    });
     if (!first.ok) throw routeTableError(first.problems);
     for (const w of first.warnings) log.warn({ event: 'config.warning', ...w }, w.message);
     let table = first.table;
@@ -153,6 +164,7 @@ export async function createEdge(env: EdgeEnv, options: CreateEdgeOptions = {}):
       recordOutcome: (o) => store.recordOutcome(o),
       ...(overrideSecret ? { verifyOverride: (token: string) => verifyOverride(overrideSecret, token, clock()) } : {}),
       shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+      adapters: () => adapters,
     });
     const closeEdge = () => edge.close();
     closers.push(closeEdge);
@@ -161,6 +173,7 @@ export async function createEdge(env: EdgeEnv, options: CreateEdgeOptions = {}):
       file: env.ROUTES_FILE,
       currentHash: table.hash,
       knownFlags: () => flags.knownFlags(),
+      knownAdapters,
       log,
       onTable: (next) => {
         const previous = table.hash;
@@ -185,6 +198,37 @@ export async function createEdge(env: EdgeEnv, options: CreateEdgeOptions = {}):
       },
     });
     closers.push(async () => watcher.close());
+
+    const adapterWatcher = watchAdapters({
+      dir: adaptersDir,
+      initial: firstAdapters,
+      log,
+      onAdapters: (next) => {
+        // An adapter the serving table names may not disappear: that edit waits until routes.yaml lets go of it.
+        const missing = table.routes.filter((r) => r.adapter !== null && !next.has(r.adapter)).map((r) => r.adapter);
+        if (missing.length > 0) {
+          metrics.configReloads.inc({ result: 'failure' });
+          log.error(
+            { event: 'config.rejected', what: 'legacy-adapter', missing },
+            `legacy-adapter edit rejected: routes.yaml still names ${missing.join(', ')}`,
+          );
+          return;
+        }
+        adapters = next;
+        metrics.configReloads.inc({ result: 'success' });
+        log.info({ event: 'config.adapters_reloaded', adapters: [...next.keys()] }, 'legacy-adapter reloaded');
+        // A routes.yaml edit naming an adapter that had not loaded yet was refused; it may be valid now.
+        watcher.reload().catch((err: unknown) => log.error({ event: 'config.reload_failed', err }, 'reload failed'));
+      },
+      onRejected: (problems) => {
+        metrics.configReloads.inc({ result: 'failure' });
+        log.error(
+          { event: 'config.rejected', what: 'legacy-adapter', problems },
+          `legacy-adapter edit rejected, the last good adapters keep serving:\n${formatProblems(problems)}`,
+        );
+      },
+    });
+    closers.push(async () => adapterWatcher.close());
 
     let listening = false;
     const admin = await createAdminServer({
@@ -238,7 +282,8 @@ export async function createEdge(env: EdgeEnv, options: CreateEdgeOptions = {}):
       metrics,
       table: () => table,
       reload: async () => {
-        const applied = await watcher.reload();
+        const adaptersOk = await adapterWatcher.reload();
+        const applied = (await watcher.reload()) && adaptersOk;
         log.info(
           { event: 'config.reload_checked', applied, serving: table.hash },
           applied ? `route table checked: serving ${table.hash}` : `route table rejected: still serving ${table.hash}`,

@@ -6,11 +6,28 @@ import { benchBody } from './bench-body.ts';
 
 const body = benchBody();
 
+// The adapted route's service answer: about 1 KB of v2-shaped JSON (a page of agents) for the adapter to reshape.
+const V2_PAGE = Buffer.from(
+  JSON.stringify({
+    data: Array.from({ length: 6 }, (_, i) => ({
+      id: `agt_${String(i + 1).padStart(4, '0')}`,
+      displayName: `Bench agent number ${i + 1}`,
+      description: 'An agent the bench reshapes',
+      state: i % 2 === 0 ? 'ACTIVE' : 'PAUSED',
+      tools: ['search'],
+      timestamps: { created: 1705311000000 + i, updated: 1709388300000 + i },
+    })),
+    nextCursor: null,
+    totalCount: 6,
+  }),
+);
+
 const server = createServer((req, res) => {
   // Drain any request body so keep-alive connections stay usable.
   req.resume();
-  res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
-  res.end(body);
+  const answer = req.url?.startsWith('/bench/v2/') ? V2_PAGE : body;
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': answer.length });
+  res.end(answer);
 });
 // Longer than any run, so idle pooled connections from the proxies are never closed mid-benchmark.
 server.keepAliveTimeout = 120_000;

@@ -1,7 +1,7 @@
 // rf-edge as users run it: `node bin/rf-edge start` in its own process, configured only through its public
 // environment variables, with per-request logging (LOG_LEVEL=info, written to a file) and metrics on, since
 // the figure has to include what they cost.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, launch, stopChild, waitForHttp } from '../child-processes.ts';
 import type { Target } from './target.ts';
@@ -13,6 +13,34 @@ export const RF_EDGE_BENCH_PATHS = {
 } as const;
 
 export const RF_EDGE_ADMIN_TOKEN = 'bench-admin-token';
+
+/** The adapted route's path: translated to the service's `/bench/v2/…` and its ~1 KB answer reshaped back. */
+export const RF_EDGE_ADAPTED_PATH = '/bench/adapted/item';
+
+/** The bench's adapter: path and query on the way in, a page of six agents reshaped on the way out. */
+export const BENCH_ADAPTER_YAML = `version: 1
+operations:
+  - name: list
+    match: { methods: [GET, HEAD], path: /bench/adapted/:id }
+    request:
+      path: "/bench/v2/{id}"
+      query: [{ rename: { status: state } }, { default: { pageSize: 500 } }]
+    response:
+      body:
+        - rename: { data: items, totalCount: total }
+        - drop: [nextCursor]
+        - rename:
+            items[].displayName: name
+            items[].state: status
+        - map: { path: "items[].status", values: { ACTIVE: active, PAUSED: paused, ARCHIVED: archived } }
+        - move:
+            items[].timestamps.created: items[].createdAt
+            items[].timestamps.updated: items[].updatedAt
+        - drop: ["items[].timestamps"]
+        - convert:
+            items[].createdAt: epoch-ms-to-iso
+            items[].updatedAt: epoch-ms-to-iso
+`;
 
 /**
  * The acceptance workload: a canary route on a real flag from flags/ (a flexibleRollout, compiled), sticky by
@@ -50,6 +78,14 @@ routes:
     service: service
     flag: raptorflow.agents-read
     mode: ${mode}
+
+  - id: bench-adapted
+    path: /bench/adapted/*
+    methods: [GET, HEAD]
+    service: service
+    flag: raptorflow.agents-read
+    mode: service
+    adapter: bench
 `;
 }
 
@@ -85,23 +121,37 @@ export function whyItStopped(errFile: string, logFile: string): string {
   return tail ? `last output: ${tail} (logs: ${errFile}, ${logFile})` : `no output (logs: ${errFile}, ${logFile})`;
 }
 
+export type RfEdgeTargetName = 'rf-edge' | 'rf-edge-adapted' | 'rf-edge-shadow';
+
+const DESCRIPTIONS: Record<RfEdgeTargetName, string> = {
+  'rf-edge': 'node bin/rf-edge start, canary route with flag and stickiness, LOG_LEVEL=info to a file, metrics on',
+  'rf-edge-adapted': 'the same, on a route whose ~1 KB JSON answer a legacy-adapter reshapes',
+  'rf-edge-shadow':
+    'as rf-edge, but the route in mode: shadow (served by the monolith, every request copied and diffed)',
+};
+
 export interface RfEdgeOptions {
+  /**
+   * `rf-edge` (the plain canary route), `rf-edge-adapted` (the same table, loaded on the adapted route) or
+   * `rf-edge-shadow` (the canary route in `mode: shadow`: every request is served by the monolith and copied to the
+   * service, both answers diffed field by field, 10 % also sent to the monolith a second time).
+   */
+  readonly name?: RfEdgeTargetName;
   readonly repoRoot: string;
   readonly upstreamOrigin: string;
   readonly workDir: string;
   readonly readyTimeoutMs: number;
-  /**
-   * The same route in `mode: shadow`: every request is served by the monolith and copied to the service, both
-   * answers diffed field by field (10 % also sent to the monolith a second time). Shows what shadowing costs.
-   */
-  readonly shadow?: boolean;
 }
 
 export async function startRfEdge(options: RfEdgeOptions): Promise<Target> {
-  const { repoRoot, workDir } = options;
-  const name = options.shadow ? 'rf-edge-shadow' : 'rf-edge';
-  const routesFile = join(workDir, `${name}-routes.yaml`);
-  writeFileSync(routesFile, benchRoutesYaml(options.upstreamOrigin, options.shadow ? 'shadow' : 'canary'));
+  const { repoRoot } = options;
+  const name = options.name ?? 'rf-edge';
+  // Each rf-edge target in a folder of its own: its table, its legacy-adapter/ beside it, its logs.
+  const workDir = join(options.workDir, name);
+  mkdirSync(join(workDir, 'legacy-adapter'), { recursive: true });
+  writeFileSync(join(workDir, 'legacy-adapter', 'bench.yaml'), BENCH_ADAPTER_YAML);
+  const routesFile = join(workDir, 'routes.yaml');
+  writeFileSync(routesFile, benchRoutesYaml(options.upstreamOrigin, name === 'rf-edge-shadow' ? 'shadow' : 'canary'));
   const [port, adminPort] = [await freePort(), await freePort()];
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const name of SHARED_INFRA_ENV) delete env[name];
@@ -135,9 +185,8 @@ export async function startRfEdge(options: RfEdgeOptions): Promise<Target> {
   }
   return {
     name,
-    description: options.shadow
-      ? 'as rf-edge, but the route in mode: shadow (served by the monolith, every request copied and diffed)'
-      : 'node bin/rf-edge start, canary route with flag and stickiness, LOG_LEVEL=info to a file, metrics on',
+    description: DESCRIPTIONS[name],
+    ...(name === 'rf-edge-adapted' ? { paths: [RF_EDGE_ADAPTED_PATH] } : {}),
     origin,
     pid: child.pid ?? null,
     evidence: async () => {

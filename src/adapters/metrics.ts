@@ -32,6 +32,12 @@ export function createMetrics(options: { processMetrics?: boolean } = {}) {
       labelNames: ['upstream', 'kind'] as const,
       registers,
     }),
+    adapterErrors: new Counter({
+      name: 'rf_edge_adapter_errors_total',
+      help: 'Requests a legacy-adapter could not translate (answered 502/413 RF_ADAPTER_*), by route, adapter and rule',
+      labelNames: ['route', 'adapter', 'rule'] as const,
+      registers,
+    }),
     rejectedRequests: new Counter({
       name: 'rf_edge_rejected_requests_total',
       help: 'Requests refused before routing, by reason (bad_path, smuggling, uri_too_long, headers_too_large)',

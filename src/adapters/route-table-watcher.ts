@@ -17,6 +17,8 @@ export interface RouteTableWatcherOptions {
   readonly file: string;
   /** Read at every check, so a flag added to Unleash since start is accepted. */
   readonly knownFlags: () => ReadonlySet<string> | undefined;
+  /** Adapter names legacy-adapter/ defines, read at every check; absent ⇒ adapter names are not checked. */
+  readonly knownAdapters?: () => ReadonlySet<string> | undefined;
   /** A new valid table whose content differs from the one serving. */
   readonly onTable: (table: RouteTable) => void;
   /** Every problem of a rejected edit (or the read failure); the previous table keeps serving. */
@@ -127,7 +129,7 @@ export function watchRouteTable(options: RouteTableWatcherOptions): RouteTableWa
       if (hash === lastRejected) return false;
     }
 
-    const result = parseRouteTable(text, file, { knownFlags: knownFlags() });
+    const result = parseRouteTable(text, file, { knownFlags: knownFlags(), knownAdapters: options.knownAdapters?.() });
     if (!result.ok) return reject(hash, result.problems, explicit);
 
     appliedHash = hash;

@@ -95,22 +95,27 @@ export async function main(argv: readonly string[], io: Out = stdio): Promise<nu
         return await runEdge({ env, withExamples: values['with-examples'] ?? false, io });
       }
       case 'validate': {
-        const [{ formatProblems, loadRouteTableFile }, { readFlagsDir }] = await Promise.all([
-          import('../config/load-route-table.ts'),
-          import('../adapters/flags/flags-files.ts'),
-        ]);
+        const [{ formatProblems, loadRouteTableFile }, { readFlagsDir }, { adapterDir, loadAdapters }] =
+          await Promise.all([
+            import('../config/load-route-table.ts'),
+            import('../adapters/flags/flags-files.ts'),
+            import('../config/load-adapters.ts'),
+          ]);
         const file = args[0] ?? env.ROUTES_FILE;
         const flags = await readFlagsDir(env.FLAGS_DIR);
         const knownFlags = new Set(flags.features.map((f) => f.name));
-        const result = await loadRouteTableFile(file, { knownFlags });
-        if (!result.ok || flags.problems.length > 0) {
-          io.err(formatProblems([...(result.ok ? [] : result.problems), ...flags.problems]));
+        // The adapters beside the table being validated (or ADAPTERS_DIR): their own problems, and the names routes may use.
+        const adapters = await loadAdapters(adapterDir({ ROUTES_FILE: file, ADAPTERS_DIR: env.ADAPTERS_DIR }));
+        const knownAdapters = new Set(adapters.adapters.keys());
+        const result = await loadRouteTableFile(file, { knownFlags, knownAdapters });
+        if (!result.ok || flags.problems.length > 0 || adapters.problems.length > 0) {
+          io.err(formatProblems([...(result.ok ? [] : result.problems), ...flags.problems, ...adapters.problems]));
           return 1;
         }
         const warnings = [...result.warnings, ...flags.warnings];
         if (warnings.length > 0) io.err(formatProblems(warnings));
         io.out(
-          `${file}: ok (${result.table.routes.length} routes, ${result.table.upstreams.size} upstreams, config ${result.table.hash})`,
+          `${file}: ok (${result.table.routes.length} routes, ${result.table.upstreams.size} upstreams, ${adapters.adapters.size} adapter${adapters.adapters.size === 1 ? '' : 's'}, config ${result.table.hash})`,
         );
         return 0;
       }

@@ -18,6 +18,8 @@ export interface EdgeEnv {
   readonly ROUTES_FILE: string;
   readonly FLAGS_DIR: string;
   readonly DATA_DIR: string;
+  /** legacy-adapter translators; absent ⇒ `legacy-adapter/` beside ROUTES_FILE (adapterDir()). */
+  readonly ADAPTERS_DIR?: string | undefined;
   /** Unleash API base, e.g. `http://unleash:4242/api`; absent ⇒ flags come from FLAGS_DIR. */
   readonly UNLEASH_URL: string | undefined;
   readonly UNLEASH_API_TOKEN: string | undefined;
@@ -69,6 +71,7 @@ const envSchema = z.object({
   ROUTES_FILE: nonEmpty.default('./routes.yaml'),
   FLAGS_DIR: nonEmpty.default('./flags'),
   DATA_DIR: nonEmpty.default('./.data'),
+  ADAPTERS_DIR: nonEmpty.optional(),
   UNLEASH_URL: urlWith(['http:', 'https:'], 'http://unleash:4242/api').optional(),
   UNLEASH_API_TOKEN: nonEmpty.optional(),
   UNLEASH_ADMIN_TOKEN: nonEmpty.optional(),
@@ -98,6 +101,7 @@ function toEdgeEnv(p: z.output<typeof envSchema>): EdgeEnv {
     ROUTES_FILE: p.ROUTES_FILE,
     FLAGS_DIR: p.FLAGS_DIR,
     DATA_DIR: p.DATA_DIR,
+    ADAPTERS_DIR: p.ADAPTERS_DIR,
     UNLEASH_URL: p.UNLEASH_URL,
     UNLEASH_API_TOKEN: p.UNLEASH_API_TOKEN,
     UNLEASH_ADMIN_TOKEN: p.UNLEASH_ADMIN_TOKEN,

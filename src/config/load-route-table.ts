@@ -27,17 +27,19 @@ import type { ConfigProblem, RouteConfig, RouteTable, UpstreamConfig } from './t
 export interface ParseOptions {
   /** Flag names the flag source knows; when given, a route naming another flag is an error. */
   readonly knownFlags?: ReadonlySet<string> | undefined;
+  /** Adapter names legacy-adapter/ defines; when given, a route naming another adapter is an error. */
+  readonly knownAdapters?: ReadonlySet<string> | undefined;
 }
 
 export type RouteTableResult =
   | { readonly ok: true; readonly table: RouteTable; readonly warnings: readonly ConfigProblem[] }
   | { readonly ok: false; readonly problems: readonly ConfigProblem[] };
 
-type PathSegment = string | number;
+export type PathSegment = string | number;
 /** Where a problem points: the value at `path`, the key naming it, or (for a missing key) the enclosing mapping. */
-type Anchor = 'value' | 'key' | 'parent';
+export type Anchor = 'value' | 'key' | 'parent';
 
-interface Finding {
+export interface Finding {
   readonly path: readonly PathSegment[];
   readonly anchor: Anchor;
   readonly message: string;
@@ -134,6 +136,7 @@ function buildTable(
       flag: route.flag ?? null,
       mode: route.mode ?? 'legacy',
       adapter: route.adapter ?? null,
+      adapterOversize: route.adapterOversize ?? null,
       rollout: { ...rollout, ...route.rollout },
       shadow: route.shadow ?? DEFAULT_SHADOW,
       line: routeLine(index),
@@ -234,13 +237,15 @@ function crossFieldChecks(raw: unknown, options: ParseOptions): { errors: Findin
       });
     }
 
-    if (typeof route['adapter'] === 'string') {
-      // The key is part of the public contract, but no translator exists yet: say so rather than pretend.
-      warnings.push({
-        path: at('adapter'),
-        anchor: 'value',
-        message: `route "${id}": adapter "${route['adapter']}" is ignored: legacy-adapter translators are not implemented yet`,
-      });
+    if (typeof route['adapter'] === 'string' && options.knownAdapters !== undefined) {
+      if (!options.knownAdapters.has(route['adapter'])) {
+        const names = [...options.knownAdapters].sort();
+        errors.push({
+          path: at('adapter'),
+          anchor: 'value',
+          message: `route "${id}": unknown adapter "${route['adapter']}" (legacy-adapter/ defines: ${names.length > 0 ? names.join(', ') : 'none'})`,
+        });
+      }
     }
 
     const mode = route['mode'] ?? 'legacy';
@@ -405,7 +410,7 @@ export function describePath(path: readonly PathSegment[]): string {
 }
 
 /** The source offset of the node a finding points at; the nearest enclosing node when the path runs out. */
-function offsetOf(doc: Document, path: readonly PathSegment[], anchor: Anchor): number {
+export function offsetOf(doc: Document, path: readonly PathSegment[], anchor: Anchor): number {
   const target = anchor === 'parent' ? path.slice(0, -1) : path;
   let node: unknown = doc.contents;
   let best = rangeStart(node) ?? 0;
@@ -435,7 +440,7 @@ function rangeStart(node: unknown): number | undefined {
   return range?.[0];
 }
 
-function yamlErrorMessage(code: string, message: string, text: string, offset: number): string {
+export function yamlErrorMessage(code: string, message: string, text: string, offset: number): string {
   if (code === 'DUPLICATE_KEY') {
     const key = /^[^\s:,{}[\]]+/.exec(text.slice(offset))?.[0];
     return key === undefined ? 'duplicate key in a mapping' : `duplicate key "${key}" in the same mapping`;
@@ -444,7 +449,7 @@ function yamlErrorMessage(code: string, message: string, text: string, offset: n
   return `YAML syntax error: ${message}`;
 }
 
-function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {
+export function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {
   return problems.sort((a, b) => a.line - b.line || a.col - b.col);
 }
 

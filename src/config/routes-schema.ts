@@ -514,6 +514,8 @@ export const routeSchema = strictObject({
   flag: flagName.optional(),
   mode: z.enum(ROUTE_MODES).optional(),
   adapter: adapterName.optional(),
+  /** Beyond the adapter's maxBodyBytes: refuse (413/502) or pass untranslated; default: the adapter's `oversize`. */
+  adapterOversize: z.enum(['reject', 'pass'], { error: 'must be reject (413/502) or pass (untranslated)' }).optional(),
   rollout: rolloutSchema.optional(),
   shadow: shadowSchema.optional(),
 });

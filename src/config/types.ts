@@ -101,6 +101,8 @@ export interface RouteConfig {
   readonly flag: string | null;
   readonly mode: RouteMode;
   readonly adapter: string | null;
+  /** What a body over the adapter's maxBodyBytes gets on this route; null/absent: the adapter's own `oversize`. */
+  readonly adapterOversize?: 'reject' | 'pass' | null;
   readonly rollout: RolloutPolicy;
   /** Shadow copying; the loader always fills it in, hand-built tables may leave it out (= the defaults). */
   readonly shadow?: ShadowPolicy;

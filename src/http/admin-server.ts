@@ -58,6 +58,7 @@ export function routeView(route: RouteConfig, state: RouteRolloutState | undefin
     mode: route.mode,
     service: route.service,
     flag: route.flag,
+    adapter: route.adapter,
     steps: route.rollout.steps,
     phase: state?.phase ?? 'off',
     weight: state?.weight ?? (route.mode === 'service' ? 100 : 0),

@@ -6,10 +6,12 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { EdgeMetrics } from '../adapters/metrics.ts';
+import type { RouteTable } from '../config/types.ts';
 import { normalizeIp, resolveClientIp } from '../core/client-ip.ts';
 import { EdgeError } from '../core/errors.ts';
 import { checkHeaders, checkRequestTarget } from '../core/path-safety.ts';
 import type { Decision, Target } from '../core/types.ts';
+import type { ShadowAdaptation } from './adapted-exchange.ts';
 import type { BodySource, ForwardTarget } from './forward.ts';
 import { buildUpstreamHeaders, readCookie } from './forward-headers.ts';
 import { type EdgeRequestState, PEER, type PeerInfo, type TaggedSocket } from './request-state.ts';
@@ -28,6 +30,14 @@ export interface AdmissionOptions {
   readonly shadows: ShadowTraffic;
   /** Signed QA override; null when no secret is configured (override header/cookie then only get stripped). */
   readonly verifyOverride: ((token: string) => Target | null) | null;
+  /** A shadow copy on a route with a legacy adapter, translated (adapted-exchange); undefined: no adapter. */
+  readonly adaptShadow?: (
+    table: RouteTable,
+    routeId: string,
+    method: string,
+    url: string,
+    headers: string[],
+  ) => ShadowAdaptation | null | undefined;
 }
 
 /**
@@ -52,6 +62,7 @@ export class Admission {
   readonly #tables: TablePlanOwner;
   readonly #shadows: ShadowTraffic;
   readonly #verifyOverride: ((token: string) => Target | null) | null;
+  readonly #adaptShadow: AdmissionOptions['adaptShadow'];
   /** Decision counter children by route/target/reason, looked up by one string key (prom-client hashes labels). */
   readonly #decisionCounters = new Map<string, { inc(): void }>();
 
@@ -60,6 +71,7 @@ export class Admission {
     this.#tables = options.tables;
     this.#shadows = options.shadows;
     this.#verifyOverride = options.verifyOverride;
+    this.#adaptShadow = options.adaptShadow;
   }
 
   /**
@@ -182,7 +194,6 @@ export class Admission {
       !decision.shadow,
     );
     if (copy === null) return body;
-    state.shadow = copy;
     const route = copy.route;
     const headersFor = (host: string | null, requestId: string) =>
       buildUpstreamHeaders(raw.rawHeaders, {
@@ -196,13 +207,31 @@ export class Admission {
         upgrade: null,
       });
     const headers = headersFor(route.host, `${state.id}-shadow`);
+    // A route with a legacy adapter: the copy asks the service in its own contract, and its answer is translated
+    // back before the comparison (v1 against adapted v2).
+    const adapted = this.#adaptShadow?.(plan.routing.table, routeId, state.method, url, headers);
+    if (adapted === null) {
+      copy.giveUp('adapter');
+      return body;
+    }
+    state.shadow = copy;
     // The per-request noise call: the same request to the monolith once more, addressed as the primary was.
     const noise =
       copy.wantsNoiseCall && route.legacy !== null
         ? { path: route.legacy.basePath + url, headers: headersFor(route.legacyHost, `${state.id}-noise`) }
         : undefined;
     const sent = copy.send(
-      { reqId: state.id, method: state.method, path: route.upstream.basePath + url, headers, noise },
+      adapted === undefined
+        ? { reqId: state.id, method: state.method, path: route.upstream.basePath + url, headers, noise }
+        : {
+            reqId: state.id,
+            method: adapted.method,
+            path: route.upstream.basePath + adapted.path,
+            headers: adapted.headers,
+            noise,
+            translate: adapted.translate,
+            translateBody: adapted.translateBody,
+          },
       body === null ? null : raw,
     );
     return sent ?? body;

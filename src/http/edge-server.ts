@@ -29,6 +29,7 @@ import type { Logger } from '../adapters/logger.ts';
 import type { EdgeMetrics } from '../adapters/metrics.ts';
 import { EdgeError } from '../core/errors.ts';
 import type { Outcome, Target } from '../core/types.ts';
+import { AdapterRuntime, type AdapterSource } from './adapted-exchange.ts';
 import { Admission } from './admission.ts';
 import { ConnectionTracker } from './drain.ts';
 import { forward } from './forward.ts';
@@ -59,6 +60,8 @@ export interface EdgeServerOptions {
   readonly shadowMaxInFlight?: number | undefined;
   /** Compares shadow answers and counts them (default: a process-local diff store). */
   readonly shadowDiff?: ShadowDiffRecorder | undefined;
+  /** The loaded legacy-adapter translators (read per request: a reload swaps them). None when absent. */
+  readonly adapters?: (() => AdapterSource) | undefined;
 }
 
 export interface EdgeServer {
@@ -88,7 +91,15 @@ export async function createEdgeServer(options: EdgeServerOptions): Promise<Edge
     diff: options.shadowDiff ?? new ShadowDiffRecorder({ store: createMemoryDiffStore(), metrics, log }),
   });
   const tables = new TablePlanOwner(options.routing, log, [pools, shadows]);
-  const admission = new Admission({ metrics, tables, shadows, verifyOverride: options.verifyOverride ?? null });
+  const noAdapters: AdapterSource = { get: () => undefined };
+  const adapters = new AdapterRuntime({ log, metrics, adapters: options.adapters ?? (() => noAdapters) });
+  const admission = new Admission({
+    metrics,
+    tables,
+    shadows,
+    verifyOverride: options.verifyOverride ?? null,
+    adaptShadow: (table, routeId, method, url, headers) => adapters.shadowRequest(table, routeId, method, url, headers),
+  });
   const recorder = new RequestRecorder({ log, metrics, recordOutcome: options.recordOutcome });
   const tracker = new ConnectionTracker(log, options.shutdownTimeoutMs ?? 10_000);
   const isDraining = () => tracker.draining;
@@ -153,6 +164,12 @@ export async function createEdgeServer(options: EdgeServerOptions): Promise<Edge
       const admitted = admission.admit(raw, state, null);
       if (admitted instanceof EdgeError) {
         relay.fail(admitted);
+        return;
+      }
+      // Legacy adapter hook: a route naming `adapter` whose request goes to the service is translated both ways.
+      const adapter = adapters.adapterFor(tables.current().routing.table, state.decision);
+      if (adapter !== null) {
+        adapters.start(pools, state, raw, relay, admitted, adapter);
         return;
       }
       relay.call = forward(pools, state.method, admitted.target, admitted.body, relay);
@@ -222,13 +239,19 @@ export async function createEdgeServer(options: EdgeServerOptions): Promise<Edge
       log.error({ event: 'request.failed', reqId: state.id, err }, 'the edge failed to handle an upgrade');
       admitted = new EdgeError('RF_INTERNAL', undefined, { cause: err });
     }
-    if (admitted instanceof EdgeError) {
-      writeErrorHead(socket, admitted, state.id);
-      recorder.finish(state, admitted.status, false, false);
+    let target = admitted instanceof EdgeError ? admitted : admitted.target;
+    // Legacy adapter hook: an adapted route's upgrade goes to the service's path (the tunnel itself is not translated).
+    const adapter =
+      admitted instanceof EdgeError ? null : adapters.adapterFor(tables.current().routing.table, state.decision);
+    if (adapter !== null && !(target instanceof EdgeError))
+      target = adapters.upgradeTarget(state, req, target, adapter);
+    if (target instanceof EdgeError) {
+      writeErrorHead(socket, target, state.id);
+      recorder.finish(state, target.status, false, false);
       return;
     }
     tracker.upgradeStarted();
-    proxyUpgrade(socket, head, admitted.target, state.method, state.id, state.locationRewrite(), {
+    proxyUpgrade(socket, head, target, state.method, state.id, state.locationRewrite(), {
       onResponse(status) {
         recorder.finish(state, status, false, false);
       },

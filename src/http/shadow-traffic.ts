@@ -110,6 +110,17 @@ export interface ShadowRequest {
   readonly headers: string[];
   /** The second call to the monolith (per-request noise), when the copy was sampled for one. */
   readonly noise?: { readonly path: string; readonly headers: string[] } | undefined;
+  /**
+   * On a route with a legacy adapter: the service's answer as a v1 client would get it (null: the adapter failed,
+   * which is a service error), so the comparison is of v1 with adapted v2. The answer is then read whole.
+   */
+  readonly translate?: (
+    status: number,
+    headers: readonly string[],
+    body: Buffer,
+  ) => { status: number; headers: readonly string[]; body: Buffer } | null;
+  /** On a route with a legacy adapter: the copied request body in the service's contract. */
+  readonly translateBody?: (body: Buffer) => Buffer;
 }
 
 const EMPTY_SHA256 = createHash('sha256').digest('hex');
@@ -433,7 +444,7 @@ export class ShadowCopy {
         path: request.path,
         method: request.method as Dispatcher.HttpMethod,
         headers: request.headers,
-        body,
+        body: body !== null && request.translateBody !== undefined ? request.translateBody(body) : body,
         headersTimeout: upstream.headersTimeoutMs,
         // A copy must end: a service that streams forever (bodyTimeout 0 = none) is cut by its headers timeout.
         bodyTimeout: upstream.bodyTimeoutMs === 0 ? upstream.headersTimeoutMs : upstream.bodyTimeoutMs,
@@ -505,6 +516,11 @@ export class ShadowCopy {
   }
 
   #onShadowResponse(data: Dispatcher.ResponseData): void {
+    const translate = this.#request?.translate;
+    if (translate !== undefined) {
+      this.#onAdaptedResponse(data, translate);
+      return;
+    }
     const keeper = new BodyKeeper(this.route.policy.maxDiffBytes);
     const body = data.body;
     body.on('data', (chunk: Buffer) => keeper.add(chunk));
@@ -516,6 +532,33 @@ export class ShadowCopy {
       if (this.#recordsOutcome) this.#owner.recordService(this.route.routeId, data.statusCode, latencyMs, false);
       // undici's types say headers is an object; `responseHeaders: 'raw'` makes it the flat list.
       this.#shadowAnswer = keeper.answer(data.statusCode, data.headers as unknown as string[]);
+      this.#maybeCompare();
+    });
+  }
+
+  /** The answer of a copy on an adapted route: read whole, translated, then compared as the client would get it. */
+  #onAdaptedResponse(data: Dispatcher.ResponseData, translate: NonNullable<ShadowRequest['translate']>): void {
+    const chunks: Buffer[] = [];
+    data.body.on('data', (chunk: Buffer) => chunks.push(chunk));
+    data.body.once('error', (err: unknown) => this.#onShadowError(err));
+    data.body.once('end', () => {
+      // undici's types say headers is an object; `responseHeaders: 'raw'` makes it the flat list.
+      const answer = translate(data.statusCode, data.headers as unknown as string[], Buffer.concat(chunks));
+      const latencyMs = performance.now() - this.#sentAt;
+      if (answer === null) {
+        // The adapter could not translate the service's answer: a client would have had a 502.
+        this.#shadow = 'failed';
+        this.#maybeRelease();
+        if (this.#recordsOutcome) this.#owner.recordService(this.route.routeId, 502, latencyMs, false);
+        this.#finish('error', { kind: 'adapter' });
+        return;
+      }
+      this.#shadow = 'answered';
+      this.#maybeRelease();
+      if (this.#recordsOutcome) this.#owner.recordService(this.route.routeId, answer.status, latencyMs, false);
+      const keeper = new BodyKeeper(this.route.policy.maxDiffBytes);
+      keeper.add(answer.body);
+      this.#shadowAnswer = keeper.answer(answer.status, answer.headers);
       this.#maybeCompare();
     });
   }

@@ -70,7 +70,7 @@ describe('rf-edge validate', { concurrency: true }, () => {
     for (const result of [byDefault, byName]) {
       assert.equal(result.code, 0, result.stderr);
       assert.doesNotMatch(result.stderr, /:\d+:\d+ /, 'no problems or warnings');
-      assert.match(result.stdout, /routes\.yaml: ok \(3 routes, 2 upstreams, config [0-9a-f]{12}\)/);
+      assert.match(result.stdout, /routes\.yaml: ok \(3 routes, 2 upstreams, 2 adapters, config [0-9a-f]{12}\)/);
     }
   });
 
@@ -124,6 +124,43 @@ describe('rf-edge validate', { concurrency: true }, () => {
         message: 'routes[2].flag: unknown flag "raptorflow.agents-write" (known flags: raptorflow.agents-read)',
       },
     ]);
+  });
+
+  test('legacy-adapter/ beside the table is checked: its problems at file:line:col, and routes naming unknown adapters', async () => {
+    const tableDir = join(dir, 'with-adapters');
+    await mkdir(join(tableDir, 'legacy-adapter'), { recursive: true });
+    const adapter = [
+      'version: 1',
+      'operations:',
+      '  - name: get',
+      '    match: { path: /x, methods: [FETCH] }',
+      '',
+    ].join('\n');
+    const adapterFile = join(tableDir, 'legacy-adapter', 'broken.yaml');
+    await writeFile(adapterFile, adapter);
+    const table = (await readFile(join(repoRoot, 'routes.yaml'), 'utf8')).replaceAll(
+      'adapter: agents-v1',
+      'adapter: agents-v9',
+    );
+    const tableFile = join(tableDir, 'routes.yaml');
+    await writeFile(tableFile, table);
+    const result = await runRfEdge(['validate', tableFile]);
+    assert.equal(result.code, 1);
+    const lines = result.stderr.split('\n').filter((l) => l !== '');
+    const unknown = lines.filter((l) => l.startsWith(`${tableFile}:`));
+    const at = position(table, 'agents-v9');
+    assert.equal(unknown.length, 3, result.stderr);
+    assert.match(
+      unknown[0] ?? '',
+      new RegExp(
+        `:${at.line}:${at.col} routes\\[0\\]\\.adapter: route "agents-read": unknown adapter "agents-v9" \\(legacy-adapter/ defines: none\\)`,
+      ),
+    );
+    const fetchAt = position(adapter, 'FETCH');
+    assert.deepEqual(
+      lines.filter((l) => l.startsWith(`${adapterFile}:`)),
+      [`${adapterFile}:${fetchAt.line}:${fetchAt.col} operations[0].match.methods[0]: "FETCH" is not an HTTP method`],
+    );
   });
 
   test('a file that cannot be read: exit 1 with the reason', async () => {

@@ -12,166 +12,18 @@ import { createBlobStream } from '../../examples/blob-stream.ts';
 import { FaultInjector } from '../../examples/faults.ts';
 import { createMonolith } from '../../examples/monolith.ts';
 import { closeServer, listen } from '../../examples/server-lifecycle.ts';
-import {
-  headerLines,
-  headerValues,
-  type RawRequestOptions,
-  type RawResponse,
-  rawRequest,
-} from '../support/raw-request.ts';
+import { AGENT_SESSION, JSON_HEADERS, runSession } from '../support/agents-session.ts';
+import { headerLines, headerValues, type RawResponse, rawRequest } from '../support/raw-request.ts';
 
 const FIXED_NOW = () => Date.parse('2025-06-01T12:00:00.000Z');
-
-interface Step {
-  readonly name: string;
-  readonly method: string;
-  readonly path: string;
-  readonly headers?: Record<string, string>;
-  readonly body?: string;
-  /** Sets If-None-Match / If-Match from the ETag of an earlier step's response. */
-  readonly etagFrom?: { readonly step: string; readonly header: 'if-none-match' | 'if-match' };
-  readonly status: number;
-}
-
-const JSON_HEADERS = { 'content-type': 'application/json' };
-
-// A client session touching every agents endpoint, happy paths and errors alike, in an order where writes matter.
-const AGENT_SESSION: readonly Step[] = [
-  { name: 'list', method: 'GET', path: '/api/agents', status: 200 },
-  { name: 'list filtered', method: 'GET', path: '/api/agents?status=paused', status: 200 },
-  { name: 'list bad filter', method: 'GET', path: '/api/agents?status=bogus', status: 400 },
-  { name: 'list head', method: 'HEAD', path: '/api/agents', status: 200 },
-  { name: 'get', method: 'GET', path: '/api/agents/agt_0001', status: 200 },
-  { name: 'get head', method: 'HEAD', path: '/api/agents/agt_0001', status: 200 },
-  {
-    name: 'get revalidate',
-    method: 'GET',
-    path: '/api/agents/agt_0001',
-    etagFrom: { step: 'get', header: 'if-none-match' },
-    status: 304,
-  },
-  {
-    name: 'get stale tag',
-    method: 'GET',
-    path: '/api/agents/agt_0001',
-    headers: { 'if-none-match': '"x"' },
-    status: 200,
-  },
-  { name: 'get encoded id', method: 'GET', path: '/api/agents/%61gt_0002', status: 200 },
-  { name: 'get unknown', method: 'GET', path: '/api/agents/agt_9999', status: 404 },
-  { name: 'head unknown', method: 'HEAD', path: '/api/agents/agt_9999', status: 404 },
-  { name: 'deeper path', method: 'GET', path: '/api/agents/agt_0001/nothing', status: 404 },
-  { name: 'export', method: 'GET', path: '/api/agents/agt_0001/runs/export?rows=45', status: 200 },
-  { name: 'export unknown', method: 'GET', path: '/api/agents/agt_9999/runs/export', status: 404 },
-  { name: 'collection delete', method: 'DELETE', path: '/api/agents', status: 405 },
-  {
-    name: 'create',
-    method: 'POST',
-    path: '/api/agents',
-    headers: JSON_HEADERS,
-    body: JSON.stringify({ tools: ['crm'], name: 'Lead scorer', model: 'raptor-mini' }),
-    status: 201,
-  },
-  {
-    name: 'create bad json',
-    method: 'POST',
-    path: '/api/agents',
-    headers: JSON_HEADERS,
-    body: '{"name":',
-    status: 400,
-  },
-  {
-    name: 'create wrong type',
-    method: 'POST',
-    path: '/api/agents',
-    headers: { 'content-type': 'text/plain' },
-    body: 'x',
-    status: 415,
-  },
-  {
-    name: 'create no name',
-    method: 'POST',
-    path: '/api/agents',
-    headers: JSON_HEADERS,
-    body: '{"model":"m"}',
-    status: 422,
-  },
-  {
-    name: 'create unknown key',
-    method: 'POST',
-    path: '/api/agents',
-    headers: JSON_HEADERS,
-    body: '{"name":"a","x":1}',
-    status: 422,
-  },
-  { name: 'get created', method: 'GET', path: '/api/agents/agt_0004', status: 200 },
-  {
-    name: 'replace',
-    method: 'PUT',
-    path: '/api/agents/agt_0004',
-    headers: JSON_HEADERS,
-    body: JSON.stringify({ name: 'Lead scorer v2', status: 'active', tools: [] }),
-    etagFrom: { step: 'get created', header: 'if-match' },
-    status: 200,
-  },
-  {
-    name: 'patch stale',
-    method: 'PATCH',
-    path: '/api/agents/agt_0004',
-    headers: JSON_HEADERS,
-    body: '{"status":"paused"}',
-    etagFrom: { step: 'get created', header: 'if-match' },
-    status: 412,
-  },
-  {
-    name: 'patch',
-    method: 'PATCH',
-    path: '/api/agents/agt_0004',
-    headers: JSON_HEADERS,
-    body: '{"status":"paused"}',
-    status: 200,
-  },
-  {
-    name: 'patch bad status',
-    method: 'PATCH',
-    path: '/api/agents/agt_0004',
-    headers: JSON_HEADERS,
-    body: '{"status":"gone"}',
-    status: 422,
-  },
-  { name: 'item post', method: 'POST', path: '/api/agents/agt_0004', status: 405 },
-  { name: 'delete', method: 'DELETE', path: '/api/agents/agt_0004', status: 204 },
-  { name: 'get deleted', method: 'GET', path: '/api/agents/agt_0004', status: 404 },
-  { name: 'delete again', method: 'DELETE', path: '/api/agents/agt_0004', status: 404 },
-  { name: 'list after', method: 'GET', path: '/api/agents', status: 200 },
-];
-
-async function runSession(baseUrl: string): Promise<Map<string, RawResponse>> {
-  const responses = new Map<string, RawResponse>();
-  for (const step of AGENT_SESSION) {
-    const headers: Record<string, string> = { ...step.headers };
-    if (step.etagFrom !== undefined) {
-      const etag = responses.get(step.etagFrom.step)?.headers.etag;
-      assert.ok(etag, `step "${step.etagFrom.step}" gave no ETag`);
-      headers[step.etagFrom.header] = etag;
-    }
-    const options: RawRequestOptions = {
-      method: step.method,
-      headers,
-      ...(step.body === undefined ? {} : { body: step.body }),
-    };
-    responses.set(step.name, await rawRequest(baseUrl, step.path, options));
-  }
-  return responses;
-}
 
 async function started(server: Server): Promise<string> {
   return listen(server, 0, '127.0.0.1');
 }
 
-describe('the agents service keeps the monolith agents contract', () => {
+describe('the agents service in v1 mode keeps the monolith agents contract', () => {
   const monolith = createMonolith({ now: FIXED_NOW, exportChunkDelayMs: 5 });
-  const agents = createAgentsService({ now: FIXED_NOW, exportChunkDelayMs: 5 });
+  const agents = createAgentsService({ now: FIXED_NOW, exportChunkDelayMs: 5, contract: 'v1' });
   let fromMonolith: Map<string, RawResponse>;
   let fromService: Map<string, RawResponse>;
 
@@ -540,8 +392,8 @@ describe('monolith quirks', () => {
 
 describe('fault knobs', () => {
   const injector = new FaultInjector();
-  const service = createAgentsService({ faults: injector });
-  const programmed = createAgentsService({ faults: { errorRate: 1, status: 500 } });
+  const service = createAgentsService({ faults: injector, contract: 'v1' });
+  const programmed = createAgentsService({ faults: { errorRate: 1, status: 500 }, contract: 'v1' });
   const monolith = createMonolith();
   let serviceUrl: string;
   let programmedUrl: string;

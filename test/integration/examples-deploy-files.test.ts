@@ -125,7 +125,7 @@ describe('docker-compose.yml', () => {
 
   test('the edge reads its route table and flags from files the stack provides', () => {
     const env = service('rf-edge').environment ?? {};
-    for (const key of ['ROUTES_FILE', 'FLAGS_DIR']) {
+    for (const key of ['ROUTES_FILE', 'FLAGS_DIR', 'ADAPTERS_DIR']) {
       const path = env[key] ?? '';
       assert.ok(path.startsWith(APP_DIR), `${key} is under the image's WORKDIR`);
       assert.ok(existsSync(join(root, path.slice(APP_DIR.length))), `${key} ${path} exists`);

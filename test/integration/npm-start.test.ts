@@ -49,6 +49,8 @@ test('npm start runs the examples and the edge, prints where they are, and stops
     MONOLITH_PORT: String(monolithPort),
     AGENTS_PORT: String(agentsPort),
     ROUTES_FILE: routesFile,
+    // The table is copied out of the repository; its adapters are the repository's.
+    ADAPTERS_DIR: join(repoRoot, 'legacy-adapter'),
     DATA_DIR: join(dir, 'data'),
   });
   let stopped: Awaited<ReturnType<typeof edge.stop>> | undefined;

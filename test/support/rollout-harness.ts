@@ -74,7 +74,7 @@ export async function startExampleUpstreams(): Promise<ExampleUpstreams> {
   const monolithFaults = new FaultInjector();
   const serviceFaults = new FaultInjector();
   const monolith = createMonolith({ faults: monolithFaults });
-  const service = createAgentsService({ faults: serviceFaults });
+  const service = createAgentsService({ faults: serviceFaults, contract: 'v1' });
   const [monolithUrl, serviceUrl] = await Promise.all([
     listen(monolith, 0, '127.0.0.1'),
     listen(service, 0, '127.0.0.1'),

@@ -5,7 +5,14 @@ import { describePinning, planPinning } from '../../bench/cpu-pinning.ts';
 import { prepareRequests } from '../../bench/load-generator.ts';
 import { benchBody } from '../../bench/servers/bench-body.ts';
 import { nginxConf } from '../../bench/targets/nginx.ts';
-import { benchRoutesYaml, RF_EDGE_BENCH_PATHS, sumPrometheusCounter } from '../../bench/targets/rf-edge.ts';
+import {
+  BENCH_ADAPTER_YAML,
+  benchRoutesYaml,
+  RF_EDGE_ADAPTED_PATH,
+  RF_EDGE_BENCH_PATHS,
+  sumPrometheusCounter,
+} from '../../bench/targets/rf-edge.ts';
+import { parseAdapterFile } from '../../src/config/adapter-file.ts';
 import { parseRouteTable } from '../../src/config/load-route-table.ts';
 import { compileRoutes } from '../../src/core/route-matcher.ts';
 
@@ -38,6 +45,15 @@ describe('the route table the bench gives rf-edge', () => {
     const body = benchBody();
     assert.ok(body.length >= 900 && body.length <= 1100, `${body.length} bytes`);
     assert.doesNotThrow(() => JSON.parse(body.toString()));
+  });
+
+  test('sends the adapted path to a service route through the bench adapter, which validates', () => {
+    assert.ok(result.ok);
+    const adapted = compileRoutes(result.table.routes).match('GET', RF_EDGE_ADAPTED_PATH);
+    assert.equal(adapted?.id, 'bench-adapted');
+    assert.equal(result.table.routes.find((r) => r.id === 'bench-adapted')?.adapter, 'bench');
+    const adapter = parseAdapterFile(BENCH_ADAPTER_YAML, 'bench.yaml', 'bench');
+    assert.deepEqual(adapter.ok ? [] : adapter.problems, []);
   });
 
   test('points both upstreams at the one bench upstream, so every target answers alike', () => {

@@ -26,6 +26,7 @@ describe('loadEnv', () => {
       ROUTES_FILE: './routes.yaml',
       FLAGS_DIR: './flags',
       DATA_DIR: './.data',
+      ADAPTERS_DIR: undefined,
       UNLEASH_URL: undefined,
       UNLEASH_API_TOKEN: undefined,
       UNLEASH_ADMIN_TOKEN: undefined,

@@ -16,6 +16,7 @@ interface RouteTableCase {
   name: string;
   yaml: string[];
   knownFlags?: string[];
+  knownAdapters?: string[];
   problems?: ExpectedProblem[];
   table?: unknown;
   warnings?: ExpectedProblem[];
@@ -69,7 +70,10 @@ for (const file of files) {
     for (const c of suite.cases) {
       test(c.name, () => {
         assert.ok(c.problems !== undefined || c.table !== undefined, 'a case expects problems or table facts');
-        const options = c.knownFlags === undefined ? {} : { knownFlags: new Set(c.knownFlags) };
+        const options = {
+          ...(c.knownFlags === undefined ? {} : { knownFlags: new Set(c.knownFlags) }),
+          ...(c.knownAdapters === undefined ? {} : { knownAdapters: new Set(c.knownAdapters) }),
+        };
         const result = parseRouteTable(c.yaml.join('\n'), 'routes.yaml', options);
         if (c.problems !== undefined) {
           assert.equal(result.ok, false, 'the table should be refused');
