@@ -149,30 +149,37 @@ export class AgentStore {
     return this.#agents.get(id);
   }
 
-  create(fields: AgentFields): Agent {
+  /**
+   * `dryRun` answers what the write would make and keeps nothing (the edge's shadow copies of writes, marked
+   * `x-edge-shadow: 1`, run this way).
+   */
+  create(fields: AgentFields, dryRun = false): Agent {
     // Ids are sequential per store, so two servers given the same writes hand out the same ids.
+    let number = this.#nextNumber;
     let id: string;
     do {
-      id = `agt_${String(this.#nextNumber).padStart(4, '0')}`;
-      this.#nextNumber += 1;
+      id = `agt_${String(number).padStart(4, '0')}`;
+      number += 1;
     } while (this.#agents.has(id));
     const at = new Date(this.#now()).toISOString();
     const agent: Agent = { id, ...fields, createdAt: at, updatedAt: at };
+    if (dryRun) return agent;
+    this.#nextNumber = number;
     this.#agents.set(id, agent);
     return agent;
   }
 
   /** Replaces (PUT) or merges (PATCH) an agent's fields; undefined when there is no such agent. */
-  update(id: string, fields: Partial<AgentFields>): Agent | undefined {
+  update(id: string, fields: Partial<AgentFields>, dryRun = false): Agent | undefined {
     const current = this.#agents.get(id);
     if (current === undefined) return undefined;
     const agent: Agent = { ...current, ...fields, id, updatedAt: new Date(this.#now()).toISOString() };
-    this.#agents.set(id, agent);
+    if (!dryRun) this.#agents.set(id, agent);
     return agent;
   }
 
-  delete(id: string): boolean {
-    return this.#agents.delete(id);
+  delete(id: string, dryRun = false): boolean {
+    return dryRun ? this.#agents.has(id) : this.#agents.delete(id);
   }
 }
 

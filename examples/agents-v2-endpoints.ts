@@ -219,6 +219,11 @@ export async function handleAgentsV2Request(
   return true;
 }
 
+/** The edge marks its shadow copies `x-edge-shadow: 1`; this service runs such writes as dry runs (shadowDryRun). */
+function isDryRun(req: IncomingMessage): boolean {
+  return req.headers['x-edge-shadow'] === '1';
+}
+
 async function collection(
   { store }: AgentsV2Options,
   req: IncomingMessage,
@@ -240,7 +245,7 @@ async function collection(
     return;
   }
   if (req.method === 'POST') {
-    const agent = store.create(fieldsFromV2(await readBody(req), true) as AgentFields);
+    const agent = store.create(fieldsFromV2(await readBody(req), true) as AgentFields, isDryRun(req));
     const body = toV2(agent);
     send(req, res, 201, body, { location: `${PREFIX}/${agent.id}`, etag: etagOf(body) });
     return;
@@ -288,12 +293,12 @@ async function item({ store }: AgentsV2Options, req: IncomingMessage, res: Serve
     throw new V2Failure(412, { code: 'PRECONDITION_FAILED', message: 'the agent changed since you read it' }, { etag });
   }
   if (req.method === 'DELETE') {
-    store.delete(id);
+    store.delete(id, isDryRun(req));
     send(req, res, 204, undefined);
     return;
   }
   const fields = fieldsFromV2(await readBody(req), req.method === 'PUT');
-  const updated = toV2(store.update(id, fields) as Agent);
+  const updated = toV2(store.update(id, fields, isDryRun(req)) as Agent);
   send(req, res, 200, updated, { 'cache-control': 'no-cache', etag: etagOf(updated) });
 }
 

@@ -16,9 +16,11 @@ const FIXED_NOW = () => Date.parse('2025-06-01T12:00:00.000Z');
 const monolith = createMonolith({ now: FIXED_NOW });
 const service = createAgentsService({ now: FIXED_NOW });
 let edge: EdgeApp;
+let monolithUrl: string;
+let serviceUrl: string;
 
 before(async () => {
-  ({ edge } = await startExamplesEdge(
+  ({ edge, monolithUrl, serviceUrl } = await startExamplesEdge(
     monolith,
     service,
     `routes:
@@ -33,6 +35,7 @@ before(async () => {
     adapter: agents-v1
     shadow: { methods: [POST], maxBodyBytes: 4096 }
 `,
+    { serviceDryRun: true },
   ));
 });
 after(async () => {
@@ -62,7 +65,7 @@ test('the client is served by the monolith; the adapted copy matches it, the una
   assert.deepEqual(await shadowResults('unadapted'), { match: 0, mismatch: 1, error: 0, skipped: 0 });
 });
 
-test('a copied write has its body translated too: the v2 service creates the same agent the monolith did', async () => {
+test('a copied write has its body translated too: the v2 service answers the agent the monolith created, as a dry run', async () => {
   const res = await rawRequest(edge.url, '/api/agents', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -75,4 +78,8 @@ test('a copied write has its body translated too: the v2 service creates the sam
     return r['match']! + r['mismatch']! + r['error']! >= 1;
   });
   assert.deepEqual(await shadowResults('adapted-writes'), { match: 1, mismatch: 0, error: 0, skipped: 0 });
+  // The copy ran as a dry run: the monolith keeps the agent, the service (asked directly) does not.
+  const id = (JSON.parse(res.body.toString()) as { id: string }).id;
+  assert.equal((await fetch(`${monolithUrl}/api/agents/${id}`)).status, 200);
+  assert.equal((await fetch(`${serviceUrl}/v2/agents/${id}`)).status, 404);
 });

@@ -164,17 +164,17 @@ export async function startExamplesEdge(
   monolith: Server,
   service: Server,
   rest: string,
-  options: StartEdgeAppOptions & { adaptersDir?: string } = {},
+  options: StartEdgeAppOptions & { adaptersDir?: string; serviceDryRun?: boolean } = {},
 ): Promise<{ edge: EdgeApp; monolithUrl: string; serviceUrl: string }> {
   const [monolithUrl, serviceUrl] = await Promise.all([
     listen(monolith, 0, '127.0.0.1'),
     listen(service, 0, '127.0.0.1'),
   ]);
-  const { adaptersDir = REPO_ADAPTERS, env, ...edgeOptions } = options;
+  const { adaptersDir = REPO_ADAPTERS, serviceDryRun = false, env, ...edgeOptions } = options;
   const table = `version: 1
 upstreams:
   monolith: { url: ${monolithUrl} }
-  agents: { url: ${serviceUrl} }
+  agents: { url: ${serviceUrl}${serviceDryRun ? ', shadowDryRun: true' : ''} }
 legacy: monolith
 ${rest}`;
   const edge = await startEdgeApp(table, { ...edgeOptions, env: { ADAPTERS_DIR: adaptersDir, ...env } });
