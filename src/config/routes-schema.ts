@@ -22,9 +22,11 @@ export const DEFAULT_ROLLOUT: RolloutPolicy = {
   windowMs: 60_000,
   evaluateEveryMs: 1_000,
   maxErrorRate: 0.02,
-  maxErrorRateIncrease: 0.01,
+  // A practical margin: half a point of 5xx over the monolith is what an SRE can sign off (issue 9).
+  maxErrorRateIncrease: 0.005,
   maxP99Ms: 800,
   maxP99Ratio: 1.5,
+  maxLatencyIncrease: 0.1,
   minSamples: 20,
   criticalConsecutiveFailures: 5,
 };
@@ -361,6 +363,8 @@ export const rolloutSchema = strictObject({
   maxErrorRateIncrease: rate.optional(),
   maxP99Ms: positiveNumber.optional(),
   maxP99Ratio: positiveNumber.optional(),
+  // Relative: 0.1 = the service may be up to 10 % slower than the monolith (median and p90, same seconds).
+  maxLatencyIncrease: positiveNumber.optional(),
   minSamples: positiveInt.optional(),
   criticalConsecutiveFailures: positiveInt.optional(),
 }).transform((r): Partial<RolloutPolicy> => {
@@ -374,6 +378,7 @@ export const rolloutSchema = strictObject({
   if (r.maxErrorRateIncrease !== undefined) out.maxErrorRateIncrease = r.maxErrorRateIncrease;
   if (r.maxP99Ms !== undefined) out.maxP99Ms = r.maxP99Ms;
   if (r.maxP99Ratio !== undefined) out.maxP99Ratio = r.maxP99Ratio;
+  if (r.maxLatencyIncrease !== undefined) out.maxLatencyIncrease = r.maxLatencyIncrease;
   if (r.minSamples !== undefined) out.minSamples = r.minSamples;
   if (r.criticalConsecutiveFailures !== undefined) out.criticalConsecutiveFailures = r.criticalConsecutiveFailures;
   return out;

@@ -43,6 +43,8 @@ export interface RolloutPolicy {
   readonly maxErrorRateIncrease: number;
   readonly maxP99Ms: number;
   readonly maxP99Ratio: number;
+  /** How much slower than the monolith the service may be (relative, median and p90 of the same seconds). */
+  readonly maxLatencyIncrease: number;
   /** Requests needed on each side in the window before the judge says anything but "hold". */
   readonly minSamples: number;
   /** Consecutive transport failures of the service that roll back at once, without waiting for the window. */

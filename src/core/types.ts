@@ -1,6 +1,9 @@
 // Types shared by the pure core. Nothing here (nor anywhere under src/core) imports an I/O library: the clock,
 // the route table and every input arrive as arguments.
 
+import type { OutcomeSlot } from './outcome-window.ts';
+import type { JudgeEvidence } from './sequential-judge.ts';
+
 export type Target = 'legacy' | 'service';
 
 /** Why a request went where it went. Every value is a label on the decisions metric. */
@@ -98,6 +101,13 @@ export interface Outcome {
   readonly latencyMs: number;
   readonly transportError: boolean;
   readonly at: number;
+  /**
+   * The upstream's own time: request sent → response headers. What the judge compares (time queued in the edge or
+   * spent streaming a body says nothing about the service); `latencyMs` (the whole exchange) when absent.
+   */
+  readonly upstreamMs?: number;
+  /** The edge's own event loop was stalled when this outcome was recorded: its timing is the edge's, not the upstream's. */
+  readonly edgeDelayed?: boolean;
 }
 
 /** Aggregated outcomes of one target on one route over the judge's window. */
@@ -114,6 +124,11 @@ export interface TargetWindowStats {
    * a handful of requests. Optional: without it the judge compares `p99Ms` directly.
    */
   readonly latencyCounts?: readonly number[];
+  /**
+   * The window's one-second slots, oldest first (merged across replicas): the sequential judge reads the evidence
+   * second by second, paired in time with the other side. Left out of verdict figures.
+   */
+  readonly seconds?: readonly OutcomeSlot[];
 }
 
 export interface RouteWindowStats {
@@ -140,6 +155,8 @@ export interface Verdict {
   readonly reason: string;
   readonly checks: readonly VerdictCheck[];
   readonly figures: RouteWindowStats;
+  /** The sequential judge's inputs: per side counts and quantiles, the tests' bounds and margins, contamination. */
+  readonly evidence?: JudgeEvidence;
   readonly at: number;
 }
 
