@@ -24,7 +24,17 @@ if (!Number.isInteger(rollouts) || rollouts <= 0 || !Number.isInteger(seed)) {
   process.exit(2);
 }
 
-const header = ['scenario', 'rollouts', 'rolled back', 'reached 50 %', 'advances w/o evidence', 'median svc req before rollback', 'median s to rollback', 'rules', 'run time'];
+const header = [
+  'scenario',
+  'rollouts',
+  'rolled back',
+  'reached 50 %',
+  'advances w/o evidence',
+  'median svc req before rollback',
+  'median s to rollback',
+  'rules',
+  'run time',
+];
 console.log(`| ${header.join(' | ')} |`);
 console.log(`|${header.map(() => '---').join('|')}|`);
 for (const s of floorScenarios()) {

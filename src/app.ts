@@ -8,6 +8,7 @@ import { trackEffectiveWeights } from './adapters/flags/effective-weight-gauge.t
 import { createFlagSource } from './adapters/flags/index.ts';
 import { createUnleashWriteBack } from './adapters/flags/unleash-write-back.ts';
 import { createLogger, type Logger } from './adapters/logger.ts';
+import { createLoopDelayMonitor } from './adapters/loop-delay.ts';
 import { createMetrics, type EdgeMetrics } from './adapters/metrics.ts';
 import { watchRouteTable } from './adapters/route-table-watcher.ts';
 import { createStateStore } from './adapters/state/index.ts';
@@ -129,12 +130,14 @@ export async function createEdge(env: EdgeEnv, options: CreateEdgeOptions = {}):
     };
     await applyTable(table);
 
+    const loopDelay = createLoopDelayMonitor();
+    closers.push(async () => loopDelay.stop());
     const overrideSecret = env.EDGE_OVERRIDE_SECRET;
     const edge = await createEdgeServer({
       log,
       metrics,
       routing: () => routing,
-      recordOutcome: (o) => store.recordOutcome(o),
+      recordOutcome: (o) => store.recordOutcome(loopDelay.tag(o)),
       ...(overrideSecret ? { verifyOverride: (token: string) => verifyOverride(overrideSecret, token, clock()) } : {}),
       shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     });

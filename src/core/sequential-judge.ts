@@ -23,6 +23,7 @@
 //   and a quiet recent past; otherwise the verdict holds and says why.
 
 import type { RolloutPolicy } from '../config/types.ts';
+import { rateLowerBound, rateUpperBound } from './binomial-test.ts';
 import { BettingTest, type RateBounds, rateBounds } from './confidence-sequence.ts';
 import { LATENCY_BUCKET_BOUNDS_MS, LATENCY_BUCKET_COUNT, quantileFromBuckets } from './latency-histogram.ts';
 import type { OutcomeSlot } from './outcome-window.ts';
@@ -30,12 +31,21 @@ import type { RouteWindowStats, TargetWindowStats, Verdict, VerdictCheck, Verdic
 
 /** False-alarm budget of each sequential rule over one step, however often it is looked at. */
 export const ALPHA = 1e-4;
-/** The hard guard's confidence: it fires on a short window, so it must be sure. */
-export const HARD_ALPHA = 1e-6;
+/**
+ * The hard guard's confidence, per look (exact binomial bounds on the recent window). Looked at every second, but
+ * the gap it needs is so far from any noise (10 points over the monolith's upper bound) that an A/A rollout never
+ * gets near it: at a 0.5 % error rate, 8 errors in 30 requests has a chance of about 1e-12.
+ */
+export const HARD_ALPHA = 1e-4;
 /** Service error rate beyond the monolith's (lower vs upper bound) that rolls back at once. */
-export const HARD_ERROR_GAP = 0.2;
+export const HARD_ERROR_GAP = 0.1;
 /** Below this, a p99 ratio says nothing (timer noise, a GC pause, connection setup). */
 export const P99_RATIO_FLOOR_MS = 25;
+/**
+ * The latency margin is `maxLatencyIncrease` or this many milliseconds, whichever is larger: 5 ms against 6 ms is
+ * timer noise and connection setup, not a regression worth a day of a team's time.
+ */
+export const LATENCY_MARGIN_FLOOR_MS = 5;
 /** Monolith requests pooled before its p99 is trusted as the ratio rule's yardstick. */
 const RATIO_MIN_LEGACY = 100;
 /** A side "jumped" in a second when this share of its requests is slower than JUMP_FACTOR × its baseline p90… */
@@ -49,7 +59,7 @@ const BASELINE_MIN = 50;
 /** Seconds the verdict looks back at for "the edge or a shared dependency is disturbed right now". */
 const RECENT_SECONDS = 10;
 /** Paired seconds the latency tests need before latency counts as evaluated. */
-const MIN_PAIRED_SECONDS = 10;
+const MIN_PAIRED_SECONDS = 3;
 /** Contaminated seconds listed in a verdict (the newest). */
 const LISTED_CONTAMINATED = 10;
 
@@ -349,12 +359,13 @@ export class SequentialJudge {
     if (n === 0 || l === 0) return;
     this.#pairedSeconds++;
     const factor = 1 + policy.maxLatencyIncrease;
+    const limit = (ms: number) => Math.max(ms * factor, ms + LATENCY_MARGIN_FLOOR_MS);
     const median = Math.ceil((l + 1) / 2);
-    const medianMs = orderStatistic(legacy.latency, median) * factor;
+    const medianMs = limit(orderStatistic(legacy.latency, median));
     this.#median.observe(countAbove(service.latency, medianMs) / n, (l - median + 1) / (l + 1));
     if (l >= 9) {
       const p90 = Math.ceil(0.9 * (l + 1));
-      const p90Ms = orderStatistic(legacy.latency, p90) * factor;
+      const p90Ms = limit(orderStatistic(legacy.latency, p90));
       this.#p90.observe(countAbove(service.latency, p90Ms) / n, (l - p90 + 1) / (l + 1));
     }
   }
@@ -427,9 +438,8 @@ export class SequentialJudge {
       detail: `service failed ${run} times in a row without a response (limit ${policy.criticalConsecutiveFailures})`,
     });
     const recent = live ? { service: live.service, legacy: live.legacy } : this.#ringTotals();
-    // Anytime-valid too: the recent window is looked at every second.
-    const burstLow = rateBounds(recent.service.errors, recent.service.requests, HARD_ALPHA).lower;
-    const burstHigh = rateBounds(recent.legacy.errors, recent.legacy.requests, HARD_ALPHA).upper;
+    const burstLow = rateLowerBound(recent.service.errors, recent.service.requests, 1 - HARD_ALPHA);
+    const burstHigh = rateUpperBound(recent.legacy.errors, recent.legacy.requests, 1 - HARD_ALPHA);
     const burst = recent.legacy.requests > 0 ? burstLow - burstHigh : burstLow;
     const windowS = `${Math.round(policy.windowMs / 1000)} s`;
     checks.push({
@@ -499,7 +509,7 @@ export class SequentialJudge {
       passed: !latencyFails,
       value: Math.max(lat.medianEvidence, lat.p90Evidence),
       threshold: lat.rejectAt,
-      detail: `service p50/p90 ${ms(svc.p50Ms)}/${ms(svc.p90Ms)} vs monolith ${ms(mono.p50Ms)}/${ms(mono.p90Ms)} over ${lat.pairedSeconds} paired seconds: evidence of a slowdown beyond +${Math.round(lat.margin * 100)}% is ${fmt(lat.medianEvidence)} (median) and ${fmt(lat.p90Evidence)} (p90), rollback at ${fmt(lat.rejectAt)}`,
+      detail: `service p50/p90 ${ms(svc.p50Ms)}/${ms(svc.p90Ms)} vs monolith ${ms(mono.p50Ms)}/${ms(mono.p90Ms)} over ${lat.pairedSeconds} paired seconds: evidence of a slowdown beyond +${Math.round(lat.margin * 100)}% (at least ${LATENCY_MARGIN_FLOOR_MS} ms) is ${fmt(lat.medianEvidence)} (median) and ${fmt(lat.p90Evidence)} (p90), rollback at ${fmt(lat.rejectAt)}`,
     });
 
     const failing = RULE_ORDER.map((rule) => checks.find((c) => c.rule === rule && !c.passed)).filter(

@@ -118,6 +118,9 @@ export class EdgeRequestState {
   shadow: ShadowCopy | null = null;
   bytesAtStart: number;
   done = false;
+  /** performance.now() when the request went to the upstream, and when its response headers came back. */
+  sentAt: number | null = null;
+  headersAt: number | null = null;
 
   constructor(start: number, id: string, method: string, socket: TaggedSocket) {
     this.start = start;
@@ -275,6 +278,7 @@ export async function createEdgeServer(options: EdgeServerOptions): Promise<Edge
     rewriteHeaders: () => NO_HEADERS,
     onResponse: (request, reply, res) => {
       const state = request.edge;
+      if (state) state.headersAt = performance.now();
       const plan = state?.forward;
       if (!state || !plan) {
         res.stream.destroy();
@@ -392,6 +396,7 @@ export async function createEdgeServer(options: EdgeServerOptions): Promise<Edge
       sendError(reply, state, failure);
       return;
     }
+    state.sentAt = performance.now();
     reply.from(state.upstream!.source, fromOptions);
   }
 
@@ -625,11 +630,16 @@ export async function createEdgeServer(options: EdgeServerOptions): Promise<Edge
           at: Date.now(),
         });
       } else if (!clientAborted) {
+        // The judge compares the upstream's own time (sent → response headers), not the edge's queueing or the
+        // body's streaming.
+        const upstreamMs =
+          state.sentAt !== null && state.headersAt !== null ? state.headersAt - state.sentAt : undefined;
         safeRecord({
           routeId: decision.routeId,
           target: decision.target,
           status,
           latencyMs: durationMs,
+          ...(upstreamMs !== undefined ? { upstreamMs } : {}),
           transportError: false,
           at: Date.now(),
         });

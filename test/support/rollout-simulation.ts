@@ -101,7 +101,10 @@ function poisson(random: () => number, mean: number): number {
 function phi(x: number): number {
   const t = 1 / (1 + (0.3275911 * Math.abs(x)) / Math.SQRT2);
   const y =
-    1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-(x * x) / 2);
+    1 -
+    ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) *
+      t *
+      Math.exp(-(x * x) / 2);
   return x >= 0 ? (1 + y) / 2 : (1 - y) / 2;
 }
 
@@ -187,9 +190,7 @@ export function simulateRollout(s: Scenario, seed: number, route: RouteConfig = 
   let reachedHolding = false;
   let holdingSince: number | null = null;
   const stallChance = s.stallsPerMinute / 60;
-  const limitSeconds = Math.ceil(
-    (policy.steps.length * Math.max(policy.stepIntervalMs, 60_000) * 6 + s.holdMs) / 1000,
-  );
+  const limitSeconds = Math.ceil((policy.steps.length * Math.max(policy.stepIntervalMs, 60_000) * 6 + s.holdMs) / 1000);
 
   for (let t = 0; t < limitSeconds; t++) {
     const second = start + t;
@@ -230,7 +231,10 @@ export function simulateRollout(s: Scenario, seed: number, route: RouteConfig = 
     judge.observe(second, seen.service, seen.legacy, policy);
     const verdict: Verdict = judge.verdict(policy, now);
     const before: RouteRolloutState = state;
-    for (const event of [{ type: 'tick_requests' as const, count: slots.service.requests }, { type: 'verdict' as const, verdict }]) {
+    for (const event of [
+      { type: 'tick_requests' as const, count: slots.service.requests },
+      { type: 'verdict' as const, verdict },
+    ]) {
       const result = transition(state, event, route, now);
       if (!result.ok) throw new Error(result.message);
       state = result.state;
