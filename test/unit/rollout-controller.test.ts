@@ -239,7 +239,10 @@ describe('rolling back', () => {
     assert.equal(verdict.outcome, 'critical');
     assert.ok(verdict.figures.service.errors > 0);
     assert.ok(verdict.checks.some((c) => c.rule === 'error_burst' && !c.passed && c.threshold === 0.1));
-    assert.match(row.reason, /^last 5 s: service errors \d+\/\d+ vs monolith 0\/\d+; the service is at least \d+\.\d+% worse/);
+    assert.match(
+      row.reason,
+      /^last 5 s: service errors \d+\/\d+ vs monolith 0\/\d+; the service is at least \d+\.\d+% worse/,
+    );
 
     assert.equal(await gauge(h.metrics, 'rf_edge_rollbacks_total', { route: ROUTE, actor: 'judge' }), 1);
     assert.equal(await gauge(h.metrics, 'rf_edge_route_weight_percent', { route: ROUTE }), 0);
