@@ -183,6 +183,7 @@ export async function createEdge(env: EdgeEnv, options: CreateEdgeOptions = {}):
         state: (id) => store.get(id),
         command: (id, cmd, opts) => controller.command(id, cmd, opts),
         history: (id, limit) => audit.history(id, limit),
+        verdict: (id) => controller.lastVerdict(id),
         info: () => ({
           instance: env.INSTANCE_ID,
           flags: flags.status(),

@@ -27,6 +27,7 @@ import {
   announceTransition,
   evidenceOf,
   type StoredChange,
+  setJudgeGauges,
   setRouteGauges,
 } from './transition-effects.ts';
 
@@ -81,6 +82,8 @@ export interface RolloutController {
   ): Promise<RouteRolloutState>;
   isLeader(): boolean;
   status(): RolloutControllerStatus;
+  /** The route's latest verdict from this replica's judge (the lease holder's, or this one's while blind). */
+  lastVerdict(routeId: string): Verdict | undefined;
 }
 
 const DEFAULT_LEASE_TTL_MS = 5000;
@@ -130,6 +133,7 @@ export function createRolloutController(options: RolloutControllerOptions): Roll
    */
   const judges = new Map<string, { judge: SequentialJudge; since: number }>();
   const localJudges = new Map<string, { judge: SequentialJudge; since: number }>();
+  const lastVerdicts = new Map<string, Verdict>();
 
   function setBlind(next: boolean, err?: unknown): void {
     if (next === blind) return;
@@ -324,7 +328,9 @@ export function createRolloutController(options: RolloutControllerOptions): Roll
   }
 
   function recordVerdict(verdict: Verdict): void {
+    lastVerdicts.set(verdict.routeId, verdict);
     metrics.verdicts.inc({ route: verdict.routeId, outcome: verdict.outcome, rule: failingRule(verdict) });
+    setJudgeGauges(metrics, verdict);
     log.debug(
       { event: 'rollout.verdict', routeId: verdict.routeId, outcome: verdict.outcome, reason: verdict.reason },
       verdict.reason,
@@ -479,6 +485,7 @@ export function createRolloutController(options: RolloutControllerOptions): Roll
         countedUntil.delete(routeId);
         judges.delete(routeId);
         localJudges.delete(routeId);
+        lastVerdicts.delete(routeId);
         pendingLocal.delete(routeId);
         announceRemoval(effects, before, table, now);
       }
@@ -578,5 +585,6 @@ export function createRolloutController(options: RolloutControllerOptions): Roll
     command,
     isLeader: () => leader,
     status: () => ({ leader, blind, lastTickAt, pendingLocal: [...pendingLocal.keys()] }),
+    lastVerdict: (routeId) => lastVerdicts.get(routeId),
   };
 }

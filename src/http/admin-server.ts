@@ -8,7 +8,7 @@ import type { Logger } from '../adapters/logger.ts';
 import type { EdgeMetrics } from '../adapters/metrics.ts';
 import type { RouteConfig, RouteTable } from '../config/types.ts';
 import { EdgeError } from '../core/errors.ts';
-import type { Actor, AuditEvent, RouteRolloutState } from '../core/types.ts';
+import type { Actor, AuditEvent, RouteRolloutState, Verdict } from '../core/types.ts';
 import { renderDashboard } from './admin-dashboard.ts';
 
 export type RolloutCommand = 'pause' | 'resume' | 'promote' | 'rollback' | 'set_weight';
@@ -23,6 +23,8 @@ export interface AdminControl {
     options: { actor: Actor; reason: string; weight?: number },
   ): Promise<RouteRolloutState>;
   history(routeId: string, limit: number): Promise<readonly AuditEvent[]>;
+  /** The judge's latest verdict on the route, with the evidence behind it (undefined: none on this replica). */
+  verdict?(routeId: string): Verdict | undefined;
   /** Extra facts for /api/routes and the dashboard: flag source, leader, store health, config hash. */
   info(): Record<string, unknown>;
   ready(): { ready: boolean; checks: Record<string, boolean> };
@@ -138,7 +140,12 @@ export async function createAdminServer(options: AdminServerOptions): Promise<Fa
   });
   app.get<{ Params: { id: string } }>('/api/routes/:id', async (request) => {
     const route = findRoute(request.params.id);
-    return routeView(route, control.state(route.id));
+    const verdict = control.verdict?.(route.id);
+    // Only the replica that judges has one; the others say so rather than showing stale numbers.
+    return {
+      ...routeView(route, control.state(route.id)),
+      verdict: verdict === undefined ? null : { ...verdict, at: new Date(verdict.at).toISOString() },
+    };
   });
   app.get<{ Params: { id: string }; Querystring: { limit?: string } }>('/api/routes/:id/history', async (request) => {
     const route = findRoute(request.params.id);
