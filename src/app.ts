@@ -7,6 +7,7 @@ import { createAuditLog } from './adapters/audit/index.ts';
 import { trackEffectiveWeights } from './adapters/flags/effective-weight-gauge.ts';
 import { createFlagSource } from './adapters/flags/index.ts';
 import { createUnleashWriteBack } from './adapters/flags/unleash-write-back.ts';
+import { createJudgeSlotStore } from './adapters/judge-slots/index.ts';
 import { createLogger, type Logger } from './adapters/logger.ts';
 import { createLoopDelayMonitor } from './adapters/loop-delay.ts';
 import { createMetrics, type EdgeMetrics } from './adapters/metrics.ts';
@@ -86,7 +87,11 @@ export async function createEdge(env: EdgeEnv, options: CreateEdgeOptions = {}):
           })
         : null;
 
+    // The judge's evidence for `rf-edge judge replay`; closed after the controller (closers run in reverse).
+    const judgeSlots = createJudgeSlotStore(env, log);
+    closers.push(() => judgeSlots.close());
     const controller = createRolloutController({
+      recordSecond: (r) => judgeSlots.record(r),
       store,
       audit,
       metrics,

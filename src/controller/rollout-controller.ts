@@ -18,6 +18,7 @@ import type { EdgeMetrics } from '../adapters/metrics.ts';
 import type { AuditLog, StateStore } from '../adapters/ports.ts';
 import type { RouteConfig, RouteTable } from '../config/types.ts';
 import { EdgeError, isEdgeError } from '../core/errors.ts';
+import type { RecordedSecond } from '../core/judge-replay.ts';
 import type { OutcomeSlot } from '../core/outcome-window.ts';
 import { JUDGED_PHASES, type RolloutCommandName, type RolloutEvent, transition } from '../core/rollout-machine.ts';
 import { failingRule, SequentialJudge } from '../core/sequential-judge.ts';
@@ -56,6 +57,8 @@ export interface RolloutControllerOptions {
   readonly localStats?: (routeId: string, windowMs: number, now: number) => RouteWindowStats;
   /** Puts a state into this replica's local view only (the store's last-known cache) while blind. Default: the store's. */
   readonly applyLocal?: (state: RouteRolloutState) => void;
+  /** Keeps every second the lease holder's judge learns, for `rf-edge judge replay`. Must not throw or wait. */
+  readonly recordSecond?: (record: RecordedSecond) => void;
 }
 
 export interface RolloutControllerStatus {
@@ -322,6 +325,9 @@ export function createRolloutController(options: RolloutControllerOptions): Roll
     const seconds = [...bySecond.keys()].filter((s) => s <= settled).sort((a, b) => a - b);
     for (const second of seconds) {
       const pair = bySecond.get(second);
+      if (second > entry.judge.lastSecond && map === judges) {
+        options.recordSecond?.({ routeId: route.id, second, ...pair });
+      }
       entry.judge.observe(second, pair?.service, pair?.legacy, route.rollout);
     }
     return entry.judge.verdict(route.rollout, now, stats);

@@ -56,8 +56,11 @@ const JUMP_ERROR_SHARE = 0.2;
 const JUMP_MIN_ERRORS = 1;
 /** Clean requests a side needs in its baseline before jumps are judged. */
 const BASELINE_MIN = 50;
-/** Seconds the verdict looks back at for "the edge or a shared dependency is disturbed right now". */
-const RECENT_SECONDS = 10;
+/**
+ * Learnt seconds (with data) the verdict looks back at for "the edge or a shared dependency is disturbed right
+ * now": any contaminated one among them, or among the live seconds not learnt yet, holds the step.
+ */
+const RECENT_SECONDS = 5;
 /** Paired seconds the latency tests need before latency counts as evaluated. */
 const MIN_PAIRED_SECONDS = 3;
 /** Contaminated seconds listed in a verdict (the newest). */
@@ -85,6 +88,12 @@ const RULE_ORDER: readonly JudgeRule[] = [
 ];
 
 export type ContaminationReason = 'edge_stall' | 'common_latency' | 'common_errors';
+
+const CONTAMINATION_TEXT: Record<ContaminationReason, string> = {
+  edge_stall: "the edge's own event loop stalled (its timings are its own)",
+  common_latency: 'both sides slow together: a shared slowdown',
+  common_errors: 'both sides failing together: a shared failure',
+};
 
 /** One side's clean evidence in the current step. */
 export interface SideEvidence {
@@ -516,6 +525,7 @@ export class SequentialJudge {
       (c): c is VerdictCheck => c !== undefined,
     );
     const disturbed = this.#recentFlags.filter(Boolean).length;
+    const disturbedNow = live ? this.#liveContamination(live) : null;
     let outcome: VerdictOutcome;
     let reason: string;
     const first = failing[0];
@@ -529,10 +539,14 @@ export class SequentialJudge {
     } else if (lat.pairedSeconds < MIN_PAIRED_SECONDS) {
       outcome = 'insufficient_data';
       reason = `cannot judge latency yet: ${lat.pairedSeconds} seconds with both sides (need ${MIN_PAIRED_SECONDS})`;
-    } else if (disturbed * 2 >= this.#recentFlags.length && disturbed > 0) {
+    } else if (disturbed > 0 || disturbedNow !== null) {
       outcome = 'insufficient_data';
-      const last = ev.contaminated.recent[ev.contaminated.recent.length - 1];
-      reason = `${disturbed} of the last ${this.#recentFlags.length} seconds are contaminated (${last?.reason ?? 'unknown'}): holding until the edge and the shared dependencies are quiet`;
+      const last = disturbedNow ?? ev.contaminated.recent[ev.contaminated.recent.length - 1]?.reason ?? 'edge_stall';
+      const count =
+        disturbedNow !== null
+          ? 'the newest seconds are'
+          : `${disturbed} of the last ${this.#recentFlags.length} seconds are`;
+      reason = `${count} contaminated (${last}): ${CONTAMINATION_TEXT[last]}, holding until it is quiet again`;
     } else {
       outcome = 'healthy';
       reason = `healthy: ${serviceErr} vs ${legacyErr}; p50/p90 ${ms(svc.p50Ms)}/${ms(svc.p90Ms)} vs ${ms(mono.p50Ms)}/${ms(mono.p90Ms)}`;
@@ -546,6 +560,20 @@ export class SequentialJudge {
           legacy: { ...recent.legacy, p99Ms: null, consecutiveTransportFailures: 0 },
         };
     return { routeId: this.routeId, outcome, reason, checks, figures, evidence: ev, at: now };
+  }
+
+  /** Contamination in the live window's seconds not learnt yet (the newest, still settling). */
+  #liveContamination(live: RouteWindowStats): ContaminationReason | null {
+    const legacyBySecond = new Map<number, OutcomeSlot>();
+    for (const slot of live.legacy.seconds ?? [])
+      if (slot.second > this.#lastSecond) legacyBySecond.set(slot.second, slot);
+    for (const slot of live.service.seconds ?? []) {
+      if (slot.second <= this.#lastSecond) continue;
+      const reason = this.#contamination(slot, legacyBySecond.get(slot.second));
+      if (reason !== null) return reason;
+    }
+    for (const slot of legacyBySecond.values()) if ((slot.edgeDelayed ?? 0) > 0) return 'edge_stall';
+    return null;
   }
 
   #ringTotals(): { service: { requests: number; errors: number }; legacy: { requests: number; errors: number } } {

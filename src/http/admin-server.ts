@@ -48,7 +48,11 @@ const weightBody = z
   })
   .strict();
 
-export function routeView(route: RouteConfig, state: RouteRolloutState | undefined) {
+/**
+ * A route as the admin API shows it. `verdict` is the judge's latest, with the evidence behind it (issue 9: "show
+ * me why"); null on a replica that does not judge (not the lease holder) or before the first tick.
+ */
+export function routeView(route: RouteConfig, state: RouteRolloutState | undefined, verdict?: Verdict) {
   return {
     id: route.id,
     path: route.path,
@@ -65,6 +69,7 @@ export function routeView(route: RouteConfig, state: RouteRolloutState | undefin
     reason: state?.reason ?? null,
     updatedBy: state?.updatedBy ?? null,
     revision: state?.revision ?? 0,
+    verdict: verdict === undefined ? null : { ...verdict, at: new Date(verdict.at).toISOString() },
   };
 }
 
@@ -135,17 +140,12 @@ export async function createAdminServer(options: AdminServerOptions): Promise<Fa
       configHash: table.hash,
       legacy: table.legacy,
       ...control.info(),
-      routes: table.routes.map((r) => routeView(r, control.state(r.id))),
+      routes: table.routes.map((r) => routeView(r, control.state(r.id), control.verdict?.(r.id))),
     };
   });
   app.get<{ Params: { id: string } }>('/api/routes/:id', async (request) => {
     const route = findRoute(request.params.id);
-    const verdict = control.verdict?.(route.id);
-    // Only the replica that judges has one; the others say so rather than showing stale numbers.
-    return {
-      ...routeView(route, control.state(route.id)),
-      verdict: verdict === undefined ? null : { ...verdict, at: new Date(verdict.at).toISOString() },
-    };
+    return routeView(route, control.state(route.id), control.verdict?.(route.id));
   });
   app.get<{ Params: { id: string }; Querystring: { limit?: string } }>('/api/routes/:id/history', async (request) => {
     const route = findRoute(request.params.id);
@@ -163,7 +163,7 @@ export async function createAdminServer(options: AdminServerOptions): Promise<Fa
         actor: actorOf(request, body.actor),
         reason: body.reason ?? `${command} requested through the admin API`,
       });
-      return routeView(route, state);
+      return routeView(route, state, control.verdict?.(route.id));
     });
   }
   app.put<{ Params: { id: string } }>('/api/routes/:id/weight', async (request) => {
@@ -175,7 +175,7 @@ export async function createAdminServer(options: AdminServerOptions): Promise<Fa
       reason: body.reason ?? `weight set to ${body.weight}% through the admin API`,
       weight: body.weight,
     });
-    return routeView(route, state);
+    return routeView(route, state, control.verdict?.(route.id));
   });
 
   await app.ready();

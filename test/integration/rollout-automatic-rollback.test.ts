@@ -167,7 +167,16 @@ describe('automatic rollback', () => {
       const ratio = row.evidence?.checks?.find((c) => c.rule === 'p99_ratio');
       assert.equal(ratio?.threshold, 1.5);
 
+      // Why, in the admin API and the metrics: the verdict that rolled back, with the judge's inputs.
+      const shown = (await edge.admin.route()) as unknown as {
+        verdict: { outcome: string; evidence: { service: { requests: number; p50Ms: number | null } } } | null;
+      };
+      assert.equal(shown.verdict?.outcome, 'unhealthy');
+      assert.ok((shown.verdict?.evidence.service.requests ?? 0) > 0, JSON.stringify(shown.verdict));
       const metrics = await edge.admin.metrics();
+      assert.ok(
+        metricValue(metrics, 'rf_edge_judge_requests', { route: ROUTE_ID, target: 'service', kind: 'requests' }) > 0,
+      );
       assert.equal(metricValue(metrics, 'rf_edge_rollbacks_total', { route: ROUTE_ID, actor: 'judge' }), 1);
       assert.equal(
         metricValue(metrics, 'rf_edge_verdicts_total', {
