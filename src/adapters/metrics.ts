@@ -1,6 +1,7 @@
 // Every Prometheus metric the edge exposes, in one registry per process (tests build several edges in one
 // process, so nothing registers on prom-client's global registry).
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { ScrapeTimeCounter, ScrapeTimeHistogram } from './scrape-time-metrics.ts';
 
 export type EdgeMetrics = ReturnType<typeof createMetrics>;
 
@@ -11,13 +12,14 @@ export function createMetrics(options: { processMetrics?: boolean } = {}) {
 
   return {
     registry,
-    requests: new Counter({
+    // Counted once per request: scrape-time families (a request adds to plain numbers; rendering waits for a scrape).
+    requests: new ScrapeTimeCounter({
       name: 'rf_edge_requests_total',
       help: 'Requests proxied, by route, target, method and status class',
       labelNames: ['route', 'target', 'method', 'status_class'] as const,
       registers,
     }),
-    requestDuration: new Histogram({
+    requestDuration: new ScrapeTimeHistogram({
       name: 'rf_edge_request_duration_seconds',
       help: 'Time from request received to response finished, by route, target, method and status class',
       labelNames: ['route', 'target', 'method', 'status_class'] as const,
@@ -53,7 +55,7 @@ export function createMetrics(options: { processMetrics?: boolean } = {}) {
       labelNames: ['result'] as const,
       registers,
     }),
-    decisions: new Counter({
+    decisions: new ScrapeTimeCounter({
       name: 'rf_edge_decisions_total',
       help: 'Routing decisions by route, target and reason',
       labelNames: ['route', 'target', 'reason'] as const,

@@ -25,7 +25,7 @@
 // targets serve the same contract.
 
 import type { RouteConfig, RouteTable } from '../config/types.ts';
-import { normalizedBucket } from './bucket.ts';
+import { BucketMemo } from './compiled-flags.ts';
 import type { RouteMatcher } from './route-matcher.ts';
 import { stickinessValue } from './stickiness.ts';
 import type {
@@ -81,8 +81,11 @@ export function decideForRoute(
   }
 
   const sticky = stickinessValue(table.stickiness, facts);
+  // The flag's flexibleRollout (groupId = the flag name, userId = the stickiness value) and the bucket below hash
+  // the same string: one murmur hash serves both.
+  const buckets = new BucketMemo();
   if (route.flag !== null) {
-    const verdict = flags(route.flag, flagContext(sticky.value, facts));
+    const verdict = flags(route.flag, flagContext(sticky.value, facts, buckets));
     if (verdict.kind !== 'eligible') {
       return fixed(route.id, 'legacy', table.legacy, verdict.kind === 'off' ? 'flag_off' : verdict.kind, false);
     }
@@ -108,7 +111,7 @@ export function decideForRoute(
   }
 
   // The groupId is the flag name, as Unleash's flexibleRollout uses it; a route without a flag buckets by its id.
-  const bucket = normalizedBucket(route.flag ?? route.id, sticky.value);
+  const bucket = buckets.get(route.flag ?? route.id, sticky.value);
   return bucket <= current.weight
     ? withWeight(route.id, 'service', route.service, 'bucket_in', bucket, current.weight)
     : withWeight(route.id, 'legacy', table.legacy, 'bucket_out', bucket, current.weight);
@@ -180,7 +183,7 @@ const NO_PROPERTIES: Readonly<Record<string, string>> = Object.freeze({});
 const CTX_PREFIX = 'x-edge-ctx-';
 
 /** The Unleash context for one request (see the header comment for the header → property mapping). */
-export function flagContext(stickiness: string, facts: RequestFacts): FlagContext {
+export function flagContext(stickiness: string, facts: RequestFacts, buckets?: BucketMemo): FlagContext {
   let properties: Record<string, string> | null = null;
   for (const name in facts.headers) {
     let property: string;
@@ -200,6 +203,7 @@ export function flagContext(stickiness: string, facts: RequestFacts): FlagContex
     sessionId: stickiness,
     remoteAddress: facts.clientIp,
     properties: properties ?? NO_PROPERTIES,
+    buckets,
   };
 }
 

@@ -23,8 +23,14 @@
 // not_origin_form, and so is a raw `#` (a fragment is never part of a request target, and find-my-way would cut the
 // path there while the upstream would not).
 //
-// Duplicate slashes are kept, not collapsed: `/api//agents` is matched as written (it does not match `/api/agents`,
-// so it goes to legacy unchanged), and the upstream receives exactly the path that was matched.
+// Empty segments (`//`) are routed as if merged, and forwarded as written: nginx (`merge_slashes on`, its default),
+// Apache, Spring and many frameworks serve `/api//agents/1` and `//api/agents/1` as `/api/agents/1`, so matching
+// them as written would let a client reach the monolith's copy of an endpoint that a route has moved to a service
+// (the legacy handler may lack the service's fixes, or its access rules). Matching on the merged form sends every
+// spelling of a path to the same place; the upstream still receives the raw bytes (a server that merges serves the
+// same resource, one that does not answers 404 — it never reaches a different handler). Refusing them instead would
+// break links that work today (`https://shop//cart` from careless concatenation is common). A trailing `/` is not an
+// empty segment and stays significant (`/reports/daily/` is not `/reports/daily`).
 //
 // On success `path` is the raw path byte for byte (it is what the upstream receives) and `query` the raw text after
 // the first `?` (null when there was no `?`, '' for a bare `?`), so signed URLs survive. `normalizedPath` is the form
@@ -92,11 +98,14 @@ export function checkRequestTarget(rawUrl: string): RequestTargetCheck {
   }
 
   let hasPercent = false;
+  let hasEmptySegment = false;
   let segmentStart = 1; // index just after the last '/'
   for (let i = 1; i <= pathEnd; i++) {
     const code = i === pathEnd ? CH_SLASH : rawUrl.charCodeAt(i);
     if (code === CH_SLASH) {
       const len = i - segmentStart;
+      // `//` inside the path; the end of the path (a trailing `/`) is not one.
+      if (len === 0 && i !== pathEnd) hasEmptySegment = true;
       if (
         (len === 1 && rawUrl.charCodeAt(segmentStart) === CH_DOT) ||
         (len === 2 && rawUrl.charCodeAt(segmentStart) === CH_DOT && rawUrl.charCodeAt(segmentStart + 1) === CH_DOT)
@@ -119,12 +128,19 @@ export function checkRequestTarget(rawUrl: string): RequestTargetCheck {
 
   const path = queryAt === -1 ? rawUrl : rawUrl.slice(0, queryAt);
   const query = queryAt === -1 ? null : rawUrl.slice(queryAt + 1);
-  if (!hasPercent) return { ok: true, path, query, normalizedPath: path };
+  if (!hasPercent) return { ok: true, path, query, normalizedPath: hasEmptySegment ? mergeSlashes(path) : path };
 
   const encodedProblem = checkEncodedPath(path);
   if (encodedProblem !== null) return encodedProblem;
-  return { ok: true, path, query, normalizedPath: normalizeEscapes(path) };
+  return { ok: true, path, query, normalizedPath: normalizeEscapes(hasEmptySegment ? mergeSlashes(path) : path) };
 }
+
+/** `/a//b///c/` → `/a/b/c/`: runs of `/` become one, as servers that merge slashes read the path. */
+function mergeSlashes(path: string): string {
+  return path.replace(MULTIPLE_SLASHES, '/');
+}
+
+const MULTIPLE_SLASHES = /\/{2,}/g;
 
 /** The slow path, only for paths holding `%`: escapes well-formed, UTF-8, and hiding nothing dangerous. */
 function checkEncodedPath(path: string): RequestTargetCheck | null {
@@ -225,15 +241,16 @@ const HEX_UPPER = '0123456789ABCDEF';
 
 /**
  * The form of a path that routes are matched on: percent-encoded unreserved characters decoded (`%41` → `A`,
- * `%7e` → `~`) and the hex of every other escape upper-cased (`%c3%a9` → `%C3%A9`). These are the equivalences
- * RFC 3986 §6.2.2.1–2 guarantee every conforming upstream also applies, so the route matched is the route the
- * upstream serves. Reserved characters (`%3F`, `%23`, `%40`…), `%25` and non-ASCII stay encoded: decoding them would
+ * `%7e` → `~`) and the hex of every other escape upper-cased (`%c3%a9` → `%C3%A9`) — the equivalences RFC 3986
+ * §6.2.2.1–2 guarantee every conforming upstream also applies, so the route matched is the route the upstream
+ * serves — and runs of `/` merged into one, as many upstreams do (see the top of this file). Reserved characters (`%3F`, `%23`, `%40`…), `%25` and non-ASCII stay encoded: decoding them would
  * change the path's meaning or open a second decoding (find-my-way decodes the non-ASCII ones itself, once).
  * Call it only on a path `checkRequestTarget` accepted; `checkRequestTarget` already returns it as `normalizedPath`.
  */
 export function matchPath(path: string): string {
-  if (path.indexOf('%') === -1) return path;
-  return normalizeEscapes(path);
+  const merged = path.indexOf('//') === -1 ? path : mergeSlashes(path);
+  if (merged.indexOf('%') === -1) return merged;
+  return normalizeEscapes(merged);
 }
 
 function normalizeEscapes(path: string): string {

@@ -1,6 +1,7 @@
 // Types shared by the pure core. Nothing here (nor anywhere under src/core) imports an I/O library: the clock,
 // the route table and every input arrive as arguments.
 
+import type { BucketMemo } from './compiled-flags.ts';
 import type { OutcomeSlot } from './outcome-window.ts';
 import type { JudgeEvidence } from './sequential-judge.ts';
 
@@ -59,6 +60,8 @@ export interface FlagContext {
   readonly sessionId: string;
   readonly remoteAddress: string;
   readonly properties: Readonly<Record<string, string>>;
+  /** The request's sticky bucket, shared with compiled flexibleRollout strategies (one murmur hash per request). */
+  readonly buckets?: BucketMemo | undefined;
 }
 
 export type FlagEvaluator = (flag: string, context: FlagContext) => FlagVerdict;

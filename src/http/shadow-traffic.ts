@@ -355,19 +355,21 @@ export class ShadowCopy {
   }
 
   /**
-   * The legacy answer's head, as the edge relays it; `body` is its body when the client gets one (null for HEAD,
-   * 204, 304). Call before the body starts flowing.
+   * The legacy answer's head, as the edge relays it; `hasBody` when the client gets a body (false for HEAD, 204,
+   * 304). Call before the body starts flowing (primaryData).
    */
-  primaryHead(status: number, rawHeaders: readonly string[], body: Readable | null): void {
+  primaryHead(status: number, rawHeaders: readonly string[], hasBody: boolean): void {
     this.#primaryStatus = status;
     this.#primaryHeaders = rawHeaders;
-    if (body === null) return;
-    const hash = createHash('sha256');
-    this.#primaryHash = hash;
-    body.on('data', (chunk: Buffer) => {
-      this.#primaryBytes += chunk.length;
-      hash.update(chunk);
-    });
+    if (hasBody) this.#primaryHash = createHash('sha256');
+  }
+
+  /** A chunk of the legacy body as relayed to the client. */
+  primaryData(chunk: Buffer): void {
+    const hash = this.#primaryHash;
+    if (hash === null) return;
+    this.#primaryBytes += chunk.length;
+    hash.update(chunk);
   }
 
   /** The edge is done with the primary: `complete` when the client got the whole legacy answer. */

@@ -10,8 +10,9 @@ import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { EdgeError } from '../core/errors.ts';
+import type { ForwardTarget } from './forward.ts';
 import { buildClientHeaders, type LocationRewrite } from './forward-headers.ts';
-import { classifyUpstreamError, type ForwardPlan, type UpstreamErrorKind } from './upstream-pools.ts';
+import { classifyUpstreamError, type UpstreamErrorKind } from './upstream-pools.ts';
 
 export interface UpgradeHooks {
   /** The upstream answered: 101 (switched) or the status it refused the upgrade with (relayed as is). */
@@ -31,7 +32,7 @@ export interface UpgradeHooks {
 export function proxyUpgrade(
   client: Duplex,
   head: Buffer,
-  plan: ForwardPlan,
+  plan: ForwardTarget,
   method: string,
   requestId: string,
   location: LocationRewrite | null,

@@ -1,56 +1,17 @@
-// One undici Pool per upstream origin, sized and timed from routes.yaml, behind the single dispatcher that
-// @fastify/reply-from is registered with.
-//
-// reply-from builds the upstream URL with WHATWG `new URL()`, which resolves `%2e%2e`, turns `\` into `/` and
-// re-encodes some bytes, and it calls `decodeURIComponent` on the path (throwing on `%zz`). A transparent proxy must
-// send the raw request target byte for byte (signed URLs, odd but legal paths), so the edge hands reply-from a
-// constant source (the upstream origin) and carries the real plan (path, headers, body) to this dispatcher in a
-// symbol-keyed slot of the request headers, which reply-from copies (`Object.assign`) without reading. The
-// dispatcher then asks undici for exactly that request, with the upstream's own headers and body timeouts.
+// One undici Pool per upstream origin, sized and timed from routes.yaml, behind one Agent that the edge dispatches
+// through (forward.ts). The edge hands undici the raw request target byte for byte (no WHATWG URL parsing, which
+// would resolve `%2e%2e`, turn `\` into `/` or re-encode bytes) with the upstream's own headers and body timeouts.
 
-import type { Readable } from 'node:stream';
 import { Agent, type Dispatcher, Pool } from 'undici';
 import type { Logger } from '../adapters/logger.ts';
 import type { RouteTable, UpstreamConfig } from '../config/types.ts';
 import type { ErrorCode } from '../core/errors.ts';
-
-/** Where the edge puts the ForwardPlan in the headers object it gives reply-from. */
-export const FORWARD_PLAN = Symbol('rf-edge.forward-plan');
-
-/** One request's way to its upstream, built by the edge; the dispatcher fills in what the upstream answered. */
-export class ForwardPlan {
-  readonly upstream: UpstreamConfig;
-  /** basePath + the raw request target (path and query exactly as received). */
-  readonly path: string;
-  /** Flat `[name, value, …]` list from forward-headers buildUpstreamHeaders. */
-  readonly headers: string[];
-  /** The client's request stream when the request has a body (streamed, never buffered), else null. */
-  readonly body: Readable | null;
-  /** The upstream's reason phrase (undici parses it; reply-from does not pass it on). */
-  statusText = '';
-  /** reply-from's callback, held here so one shared function answers every request (no closure per request). */
-  callback: ResponseCallback | null = null;
-
-  constructor(upstream: UpstreamConfig, path: string, headers: string[], body: Readable | null) {
-    this.upstream = upstream;
-    this.path = path;
-    this.headers = headers;
-    this.body = body;
-  }
-}
-
-/** What reply-from passes to `undici.request()` (lib/request.js handleUndici); only `method` and the plan matter. */
-interface ReplyFromRequest {
-  readonly method: string;
-  readonly headers: { [FORWARD_PLAN]?: ForwardPlan };
-}
-
-type ResponseCallback = (err: Error | null, data?: Dispatcher.ResponseData) => void;
+import type { UpstreamDispatcher } from './forward.ts';
 
 /** Response headers bigger than Node's 16 KiB default still reach the client (the client may have asked for them). */
 const MAX_RESPONSE_HEADER_BYTES = 256 * 1024;
 
-export class UpstreamPools {
+export class UpstreamPools implements UpstreamDispatcher {
   readonly #log: Logger;
   #agent: Agent;
   /** The pool settings the current agent was built with (origins, connections, connect timeouts). */
@@ -58,13 +19,14 @@ export class UpstreamPools {
   readonly #retiring = new Map<Agent, Promise<void>>();
   #closed = false;
 
-  /** The object reply-from is registered with (`undici:`): it only needs `request(opts, callback)`. */
-  readonly dispatcher: { request(opts: ReplyFromRequest, callback: ResponseCallback): void };
-
   constructor(log: Logger) {
     this.#log = log;
     this.#agent = this.#newAgent(new Map());
-    this.dispatcher = { request: (opts, callback) => this.#request(opts, callback) };
+  }
+
+  /** Sends one request through the current agent (the pool of `options.origin`). */
+  dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    return this.#agent.dispatch(options, handler);
   }
 
   /**
@@ -111,33 +73,6 @@ export class UpstreamPools {
     await all;
   }
 
-  #request(opts: ReplyFromRequest, callback: ResponseCallback): void {
-    const plan = opts.headers[FORWARD_PLAN];
-    if (plan === undefined) {
-      // Only the edge calls reply.from, and always with a plan; anything else is a wiring bug, not a request.
-      callback(new Error('rf-edge: reply.from called without a forward plan'));
-      return;
-    }
-    const upstream = plan.upstream;
-    plan.callback = callback;
-    this.#agent.request<ForwardPlan>(
-      {
-        origin: upstream.origin,
-        path: plan.path,
-        method: opts.method as Dispatcher.HttpMethod,
-        headers: plan.headers,
-        body: plan.body,
-        headersTimeout: upstream.headersTimeoutMs,
-        // undici reads 0 as "no body timeout": what SSE streams and long downloads need.
-        bodyTimeout: upstream.bodyTimeoutMs,
-        // The response headers as sent (names in their case, order, repeats), for a transparent response.
-        responseHeaders: 'raw',
-        opaque: plan,
-      },
-      onUpstreamResponse,
-    );
-  }
-
   #newAgent(settings: ReadonlyMap<string, UpstreamConfig>): Agent {
     return new Agent({
       factory: (origin, options) => {
@@ -163,20 +98,10 @@ export class UpstreamPools {
   }
 }
 
-/** Undici answers here, for every request; the plan (undici's `opaque`, also on errors) says whose it is. */
-function onUpstreamResponse(err: Error | null, data?: Dispatcher.ResponseData<ForwardPlan>): void {
-  const plan = data?.opaque;
-  const callback = plan?.callback;
-  if (plan === undefined || callback === null || callback === undefined) return;
-  plan.callback = null;
-  if (err === null && data !== undefined) plan.statusText = data.statusText;
-  callback(err, data as Dispatcher.ResponseData | undefined);
-}
-
 export type UpstreamErrorKind = 'connect' | 'timeout' | 'reset' | 'other';
 
 /**
- * Maps an upstream failure (undici's, reply-from's wrapper around it, or node:http's for upgrades) to the metric
+ * Maps an upstream failure (undici's, or node:http's for upgrades) to the metric
  * kind and the catalogue code the client sees: timeouts of any phase are 504, the rest 502.
  */
 export function classifyUpstreamError(error: unknown): { kind: UpstreamErrorKind; code: ErrorCode } {

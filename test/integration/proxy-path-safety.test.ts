@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { requestLines, startEdge, type TestEdge } from '../support/edge.ts';
+import { type EdgeApp, startEdgeApp } from '../support/edge-app.ts';
 import { rawExchange, rawJsonBody, rawStatus } from '../support/http-client.ts';
 import { startUpstream, type TestUpstream } from '../support/upstream.ts';
 import { waitFor } from '../support/wait.ts';
@@ -212,5 +213,55 @@ describe('path safety and framing through the edge', () => {
       assert.equal(rawStatus(text), 200, target);
       assert.equal(upstream.received.at(-1)!.url, target);
     }
+  });
+});
+
+// The real router (routes.yaml through createEdge), not the prefix stand-in of support/edge.ts: a path spelled with
+// empty segments must land where its merged form is routed, since a monolith that merges slashes would otherwise
+// serve its own (pre-extraction) copy of an endpoint a route has moved to the service.
+describe('empty path segments are routed as their merged form', () => {
+  let monolith: TestUpstream;
+  let service: TestUpstream;
+  let app: EdgeApp;
+
+  before(async () => {
+    monolith = await startUpstream('monolith');
+    service = await startUpstream('agents');
+    app = await startEdgeApp(
+      [
+        'version: 1',
+        'upstreams:',
+        `  monolith: { url: ${monolith.url} }`,
+        `  agents: { url: ${service.url} }`,
+        'legacy: monolith',
+        'routes:',
+        '  - { id: agent-by-id, path: /api/agents/:id, service: agents, mode: service }',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  after(async () => {
+    await app.close();
+    await service.close();
+    await monolith.close();
+  });
+
+  for (const target of ['//api/agents/1', '/api//agents/1', '/api/agents//1', '///api///agents///1?x=1']) {
+    test(`${target} goes to the service, never the monolith, and is forwarded as written`, async () => {
+      const monolithBefore = monolith.received.length;
+      const text = await rawExchange(app.edge.port, get(target));
+      assert.equal(rawStatus(text), 200, text);
+      assert.equal(service.received.at(-1)?.url, target);
+      assert.equal(monolith.received.length, monolithBefore, 'the monolith saw nothing');
+    });
+  }
+
+  test('a trailing slash stays significant: /api/agents/1/ is not the route, and goes to legacy', async () => {
+    const serviceBefore = service.received.length;
+    const text = await rawExchange(app.edge.port, get('/api/agents/1/'));
+    assert.equal(rawStatus(text), 200, text);
+    assert.equal(monolith.received.at(-1)?.url, '/api/agents/1/');
+    assert.equal(service.received.length, serviceBefore);
   });
 });

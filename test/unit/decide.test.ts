@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import type { StickinessSource } from '../../src/config/types.ts';
 import { normalizedBucket } from '../../src/core/bucket.ts';
+import { BucketMemo } from '../../src/core/compiled-flags.ts';
 import { decide, flagContext } from '../../src/core/decide.ts';
 import { compileRouter } from '../../src/core/request-router.ts';
 import { compileRoutes } from '../../src/core/route-matcher.ts';
@@ -155,7 +156,11 @@ describe('the flag context handed to the flag source', () => {
       flags: fakeFlags({ 'raptorflow.agents-read': { enabled: true } }, seen),
       override: null,
     });
-    assert.deepEqual(seen, [{ userId: 's-77', sessionId: 's-77', remoteAddress: '10.9.8.7', properties: {} }]);
+    assert.equal(seen.length, 1);
+    const { buckets, ...context } = seen[0]!;
+    assert.deepEqual(context, { userId: 's-77', sessionId: 's-77', remoteAddress: '10.9.8.7', properties: {} });
+    // The request's bucket memo rides along, so a compiled flexibleRollout reuses the decision's hash.
+    assert.ok(buckets instanceof BucketMemo);
   });
 
   test('x-tenant-id and x-edge-ctx-* headers become properties', () => {

@@ -1,5 +1,6 @@
-// Every verdict comes from unleash-client's own evaluation (its strategies, constraint operators, segments and
-// dependencies), so a flag means exactly what it means in Unleash. The embedded engine runs the SDK's `Unleash`
+// Verdicts mean exactly what they mean in Unleash: common flags run compiled (core/compiled-flags.ts, checked against
+// the SDK on the client-specification suites), everything else through unleash-client's own evaluation (its
+// strategies, constraint operators, segments and dependencies). The embedded engine runs the SDK's `Unleash`
 // class over an in-memory repository (the SDK's documented `repository` extension point): no URL is ever
 // contacted, metrics are off, and evaluation is synchronous.
 
@@ -8,6 +9,7 @@ import { type Context, Unleash } from 'unleash-client';
 import type { EnhancedFeatureInterface, FeatureInterface } from 'unleash-client/lib/feature.js';
 import type { RepositoryInterface } from 'unleash-client/lib/repository/index.js';
 import type { Segment } from 'unleash-client/lib/strategy/strategy.js';
+import { type CompiledFlag, compileFlag } from '../../core/compiled-flags.ts';
 import type { FlagContext, FlagVerdict } from '../../core/types.ts';
 import type { FeatureDefinition, SegmentDefinition } from './flags-files.ts';
 
@@ -21,16 +23,46 @@ export const ELIGIBLE: FlagVerdict = Object.freeze({ kind: 'eligible' });
 export interface VerdictEngine {
   getFeatureToggleDefinition(name: string): FeatureInterface | undefined;
   isEnabled(name: string, context: Context, fallback?: boolean): boolean;
+  /** The SDK's usage counter (what Unleash's "last seen" shows); called for verdicts the SDK did not evaluate. */
+  count?(name: string, enabled: boolean): void;
+}
+
+/** No compiled form: the SDK evaluates this definition. */
+const USE_SDK = 'sdk' as const;
+
+/**
+ * Compiled flags by definition object: the SDK (or the embedded repository) replaces definitions with new objects
+ * when a snapshot changes, so each snapshot is compiled once, on first use, and dropped with it.
+ */
+const compiled = new WeakMap<FeatureInterface, CompiledFlag | typeof USE_SDK>();
+
+function compiledFor(engine: VerdictEngine, definition: FeatureInterface): CompiledFlag | null {
+  let entry = compiled.get(definition);
+  if (entry === undefined) {
+    // The SDK merges its static context (appName, environment) under each request's context; so does the compiled
+    // form. `staticContext` is a protected field of the SDK class: read, never written.
+    const staticContext = (engine as { staticContext?: Record<string, string | undefined> }).staticContext ?? {};
+    entry = compileFlag(definition, { staticContext }) ?? USE_SDK;
+    compiled.set(definition, entry);
+  }
+  return entry === USE_SDK ? null : entry;
 }
 
 /**
- * unknown flag ⇒ no_flag_data; flag off ⇒ off; on but the SDK says false for this user (constraints, its own
- * rollout percentage, a parent dependency) ⇒ not_eligible; otherwise eligible.
+ * unknown flag ⇒ no_flag_data; flag off ⇒ off; on but false for this user (constraints, its own rollout
+ * percentage, a parent dependency) ⇒ not_eligible; otherwise eligible. Common flags are evaluated by their compiled
+ * form (core/compiled-flags.ts), the rest by the SDK.
  */
 export function verdictOf(engine: VerdictEngine, flag: string, context: FlagContext): FlagVerdict {
   const definition = engine.getFeatureToggleDefinition(flag);
   if (definition === undefined) return NO_FLAG_DATA;
   if (!definition.enabled) return OFF;
+  const fast = compiledFor(engine, definition);
+  if (fast !== null) {
+    const enabled = fast(context, context.buckets ?? null);
+    engine.count?.(flag, enabled);
+    return enabled ? ELIGIBLE : NOT_ELIGIBLE;
+  }
   return engine.isEnabled(flag, toUnleashContext(context), false) ? ELIGIBLE : NOT_ELIGIBLE;
 }
 
@@ -142,6 +174,7 @@ export class SnapshotRepository extends EventEmitter implements RepositoryInterf
 
 export interface EmbeddedEngine extends VerdictEngine {
   readonly sdk: Unleash;
+  readonly staticContext: Readonly<Record<string, string | undefined>>;
   replace(features: readonly FeatureDefinition[], segments?: readonly SegmentDefinition[]): void;
   names(): Set<string>;
   destroy(): void;
@@ -175,6 +208,8 @@ export async function createEmbeddedEngine(options: {
   await sdk.start();
   return {
     sdk,
+    // What the SDK merges under each context (appName, environment): the compiled flags need the same.
+    staticContext: (sdk as unknown as { staticContext?: Record<string, string | undefined> }).staticContext ?? {},
     getFeatureToggleDefinition: (name) => repository.getToggle(name),
     isEnabled: (name, context, fallback) => sdk.isEnabled(name, context, fallback),
     replace: (features, segments = []) => repository.replace(toSdkFeatures(features), toSdkSegments(segments)),

@@ -1,0 +1,217 @@
+// Admission and decision: everything between a parsed request and forwarding, shared by plain requests and
+// upgrades. Limits, path safety, framing, the client IP, the signed override, the ONE decision (stored on the
+// request state), the shadow copy, and the forward target. Writes nothing to the client: it returns either the
+// error to answer with or where to send the request.
+
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { EdgeMetrics } from '../adapters/metrics.ts';
+import { normalizeIp, resolveClientIp } from '../core/client-ip.ts';
+import { EdgeError } from '../core/errors.ts';
+import { checkHeaders, checkRequestTarget } from '../core/path-safety.ts';
+import type { Decision, Target } from '../core/types.ts';
+import type { BodySource, ForwardTarget } from './forward.ts';
+import { buildUpstreamHeaders, readCookie } from './forward-headers.ts';
+import { type EdgeRequestState, PEER, type PeerInfo, type TaggedSocket } from './request-state.ts';
+import type { ShadowTraffic } from './shadow-traffic.ts';
+import type { TablePlan, TablePlanOwner } from './table-plan.ts';
+
+/** Where an admitted request goes, and the body to send with it. */
+export interface Admitted {
+  readonly target: ForwardTarget;
+  readonly body: BodySource;
+}
+
+export interface AdmissionOptions {
+  readonly metrics: EdgeMetrics;
+  readonly tables: TablePlanOwner;
+  readonly shadows: ShadowTraffic;
+  /** Signed QA override; null when no secret is configured (override header/cookie then only get stripped). */
+  readonly verifyOverride: ((token: string) => Target | null) | null;
+}
+
+/**
+ * `proto://host` as the client addressed the edge: what a trusted proxy in front reports (it may have terminated
+ * TLS), else this hop's own view. '' when the client sent no Host: Location is then left alone.
+ */
+export function clientOrigin(headers: IncomingHttpHeaders, peerTrusted: boolean): string {
+  const forwardedProto = peerTrusted ? headers['x-forwarded-proto'] : undefined;
+  const forwardedHost = peerTrusted ? headers['x-forwarded-host'] : undefined;
+  const proto = typeof forwardedProto === 'string' ? forwardedProto.split(',')[0]!.trim() : 'http';
+  const host = typeof forwardedHost === 'string' ? forwardedHost.split(',')[0]!.trim() : headers.host;
+  return host === undefined || host === '' ? '' : `${proto}://${host}`;
+}
+
+function pathForLog(url: string, max: number): string {
+  const q = url.indexOf('?');
+  return (q === -1 ? url : url.slice(0, q)).slice(0, max);
+}
+
+export class Admission {
+  readonly #metrics: EdgeMetrics;
+  readonly #tables: TablePlanOwner;
+  readonly #shadows: ShadowTraffic;
+  readonly #verifyOverride: ((token: string) => Target | null) | null;
+  /** Decision counter children by route/target/reason, looked up by one string key (prom-client hashes labels). */
+  readonly #decisionCounters = new Map<string, { inc(): void }>();
+
+  constructor(options: AdmissionOptions) {
+    this.#metrics = options.metrics;
+    this.#tables = options.tables;
+    this.#shadows = options.shadows;
+    this.#verifyOverride = options.verifyOverride;
+  }
+
+  /**
+   * Checks and decides `raw`; fills `state` (path, decision, upstream). `upgrade` is the Upgrade value for an
+   * upgrade request, null for a plain one. Returns the error to answer with, or where to forward.
+   */
+  admit(raw: IncomingMessage, state: EdgeRequestState, upgrade: string | null): EdgeError | Admitted {
+    const url = (raw as IncomingMessage & { originalUrl?: string }).originalUrl ?? raw.url ?? '/';
+    const plan = this.#tables.current();
+    if (url.length > plan.maxUrlLength) {
+      state.path = pathForLog(url, 64);
+      return this.refuse(state, 'uri_too_long', 'uri_too_long', new EdgeError('RF_URI_TOO_LONG'));
+    }
+    const checked = checkRequestTarget(url);
+    if (!checked.ok) {
+      state.path = pathForLog(url, 256);
+      return this.refuse(state, 'bad_path', checked.reason, new EdgeError('RF_BAD_PATH', checked.detail));
+    }
+    state.path = checked.path;
+    const framing = checkHeaders(raw.rawHeaders);
+    if (framing !== null) {
+      return this.refuse(
+        state,
+        'smuggling',
+        framing.reason,
+        new EdgeError('RF_BAD_REQUEST', `request framing refused: ${framing.reason}`),
+      );
+    }
+
+    const headers = raw.headers;
+    const peer = peerOf(state.socket, plan);
+    const xff = headers['x-forwarded-for'];
+    const clientIp =
+      peer.trusted && xff !== undefined
+        ? resolveClientIp(peer.ip, typeof xff === 'string' ? xff : xff.join(', '), plan.trusted)
+        : peer.ip;
+    let override: Target | null = null;
+    const verifyOverride = this.#verifyOverride;
+    if (verifyOverride !== null) {
+      const fromHeader = headers[plan.overrideHeader];
+      const token = typeof fromHeader === 'string' ? fromHeader : readCookie(headers.cookie, plan.overrideCookie);
+      if (token !== null && token !== '') override = verifyOverride(token);
+    }
+
+    const decision = plan.routing.decide(
+      { method: state.method, path: checked.normalizedPath, headers, clientIp },
+      override,
+    );
+    state.decision = decision;
+    this.#countDecision(decision);
+    const upstream = plan.upstreams.get(decision.upstream);
+    if (upstream === undefined) {
+      return new EdgeError('RF_UPSTREAM_ERROR', `no upstream named "${decision.upstream}"`);
+    }
+    state.upstream = upstream;
+    if (upstream.location !== null) state.clientOrigin = clientOrigin(headers, peer.trusted);
+    const hasBody =
+      upgrade === null &&
+      (headers['transfer-encoding'] !== undefined ||
+        (headers['content-length'] !== undefined && headers['content-length'] !== '0'));
+    let body: Readable | null = hasBody ? raw : null;
+    if (decision.shadow) body = this.#startShadow(raw, state, decision, plan, peer, url, body, upgrade);
+    const target: ForwardTarget = {
+      upstream: upstream.config,
+      path: upstream.config.basePath + url,
+      headers: buildUpstreamHeaders(raw.rawHeaders, {
+        host: upstream.host,
+        peer: peer.ip,
+        peerTrusted: peer.trusted,
+        proto: 'http',
+        requestId: state.id,
+        overrideHeader: plan.overrideHeader,
+        overrideCookie: plan.overrideCookie,
+        upgrade,
+      }),
+    };
+    return { target, body };
+  }
+
+  /** Counts and marks a request the edge refuses itself (also parse errors Node reported); returns `err`. */
+  refuse(state: EdgeRequestState, label: string, reason: string, err: EdgeError): EdgeError {
+    this.#metrics.rejectedRequests.inc({ reason: label });
+    state.rejected = reason;
+    return err;
+  }
+
+  /**
+   * Sends the shadow copy of a request served by legacy (when its route copies this method and body); returns the
+   * body stream the primary must send (the client's, or a pass-through keeping a copy of it).
+   */
+  #startShadow(
+    raw: IncomingMessage,
+    state: EdgeRequestState,
+    decision: Decision,
+    plan: TablePlan,
+    peer: PeerInfo,
+    url: string,
+    body: Readable | null,
+    upgrade: string | null,
+  ): Readable | null {
+    const routeId = decision.routeId ?? '-';
+    const shadows = this.#shadows;
+    if (upgrade !== null) {
+      // A tunnel has no single answer to compare.
+      shadows.skip(routeId, state.method, 'upgrade');
+      return body;
+    }
+    const length = raw.headers['content-length'];
+    const copy = shadows.begin(
+      plan.shadowRoutes.get(routeId),
+      routeId,
+      state.method,
+      body !== null,
+      length === undefined ? null : Number.parseInt(length, 10),
+    );
+    if (copy === null) return body;
+    state.shadow = copy;
+    const route = copy.route;
+    const headers = buildUpstreamHeaders(raw.rawHeaders, {
+      host: route.host,
+      peer: peer.ip,
+      peerTrusted: peer.trusted,
+      proto: 'http',
+      requestId: `${state.id}-shadow`,
+      overrideHeader: plan.overrideHeader,
+      overrideCookie: plan.overrideCookie,
+      upgrade: null,
+    });
+    const sent = copy.send(
+      { reqId: state.id, method: state.method, path: route.upstream.basePath + url, headers },
+      body === null ? null : raw,
+    );
+    return sent ?? body;
+  }
+
+  #countDecision(decision: Decision): void {
+    const route = decision.routeId ?? '-';
+    const key = `${route}\u0000${decision.target}\u0000${decision.reason}`;
+    let counter = this.#decisionCounters.get(key);
+    if (counter === undefined) {
+      counter = this.#metrics.decisions.labels(route, decision.target, decision.reason);
+      this.#decisionCounters.set(key, counter);
+    }
+    counter.inc();
+  }
+}
+
+function peerOf(socket: TaggedSocket, plan: TablePlan): PeerInfo {
+  const cached = socket[PEER];
+  if (cached !== undefined && cached.plan === plan) return cached;
+  const ip = normalizeIp(socket.remoteAddress ?? '');
+  const info: PeerInfo = { plan, ip, trusted: plan.trusted.contains(ip) };
+  socket[PEER] = info;
+  return info;
+}
