@@ -122,6 +122,18 @@ export function createMetrics(options: { processMetrics?: boolean } = {}) {
       labelNames: ['route', 'reason'] as const,
       registers,
     }),
+    fallbacks: new Counter({
+      name: 'rf_edge_fallbacks_total',
+      help: 'Requests the service failed that the monolith answered instead, by route and reason (not_sent, no_response, status); each also counts as a service failure for the judge',
+      labelNames: ['route', 'reason'] as const,
+      registers,
+    }),
+    fallbacksSkipped: new Counter({
+      name: 'rf_edge_fallbacks_skipped_total',
+      help: 'Service failures not sent to the monolith, by route and why (not_idempotent, body_too_large, body_not_replayable, budget_exhausted, response_started, disabled)',
+      labelNames: ['route', 'why'] as const,
+      registers,
+    }),
     rollbacks: new Counter({
       name: 'rf_edge_rollbacks_total',
       help: 'Rollbacks by route and actor (judge or a person)',

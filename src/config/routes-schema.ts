@@ -10,6 +10,7 @@ import { HTTP_METHODS, type HttpMethod } from '../core/http-methods.ts';
 
 export { HTTP_METHODS, type HttpMethod } from '../core/http-methods.ts';
 
+import { DEFAULT_FALLBACK, type FallbackPolicy } from '../core/fallback-policy.ts';
 import { DEFAULT_COMPARED_HEADERS } from '../core/shadow-compare.ts';
 import type { HostPolicy, RolloutPolicy, RouteMode, ShadowPolicy, StickinessSource, UpstreamConfig } from './types.ts';
 
@@ -408,6 +409,36 @@ export const shadowSchema = strictObject({
   }),
 );
 
+// ---- fallback ---------------------------------------------------------------------------------------------------
+
+const httpStatus = field((value): Checked<number> => {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 500 || value > 599) {
+    return { error: `must be a 5xx status, got ${JSON.stringify(value)}` };
+  }
+  return { value };
+});
+
+/**
+ * A route's `fallback:` keys: when the service fails a request, answer it from the monolith where that is safe (see
+ * core/fallback-policy). On by default; the budget caps fallbacks at a share of the route's requests.
+ */
+export const fallbackSchema = strictObject({
+  enabled: z.boolean().optional(),
+  statuses: z.array(httpStatus).optional(),
+  maxBodyBytes: nonNegativeInt.optional(),
+  idempotencyKey: z.boolean().optional(),
+  budget: strictObject({ ratio: rate.optional(), minPerSecond: nonNegativeInt.optional() }).optional(),
+}).transform(
+  (f): FallbackPolicy => ({
+    enabled: f.enabled ?? DEFAULT_FALLBACK.enabled,
+    statuses: f.statuses ? [...new Set(f.statuses)] : DEFAULT_FALLBACK.statuses,
+    maxBodyBytes: f.maxBodyBytes ?? DEFAULT_FALLBACK.maxBodyBytes,
+    idempotencyKey: f.idempotencyKey ?? DEFAULT_FALLBACK.idempotencyKey,
+    budgetRatio: f.budget?.ratio ?? DEFAULT_FALLBACK.budgetRatio,
+    budgetMinPerSecond: f.budget?.minPerSecond ?? DEFAULT_FALLBACK.budgetMinPerSecond,
+  }),
+);
+
 // ---- routes and the table ---------------------------------------------------------------------------------------
 
 export const routeSchema = strictObject({
@@ -420,6 +451,7 @@ export const routeSchema = strictObject({
   adapter: adapterName.optional(),
   rollout: rolloutSchema.optional(),
   shadow: shadowSchema.optional(),
+  fallback: fallbackSchema.optional(),
 });
 
 export const routeTableSchema = strictObject({

@@ -1,6 +1,8 @@
 // The route table after parsing and validation: every default filled in, durations in milliseconds, frozen.
 // Only src/config builds these; everything else reads them.
 
+import type { FallbackPolicy } from '../core/fallback-policy.ts';
+
 export type RouteMode = 'legacy' | 'shadow' | 'canary' | 'service';
 
 /** How the Host header reaching an upstream is chosen. */
@@ -80,6 +82,8 @@ export interface RouteConfig {
   readonly rollout: RolloutPolicy;
   /** Shadow copying; the loader always fills it in, hand-built tables may leave it out (= the defaults). */
   readonly shadow?: ShadowPolicy;
+  /** Answering from the monolith when the service fails a request; the loader fills it in (hand-built: none). */
+  readonly fallback?: FallbackPolicy;
   /** 1-based line of the route in routes.yaml, for messages. */
   readonly line: number;
 }

@@ -10,6 +10,7 @@ import { normalizeIp, resolveClientIp } from '../core/client-ip.ts';
 import { EdgeError } from '../core/errors.ts';
 import { checkHeaders, checkRequestTarget } from '../core/path-safety.ts';
 import type { Decision, Target } from '../core/types.ts';
+import { bodyReplayOf, type FallbackPlan } from './fallback.ts';
 import type { BodySource, ForwardTarget } from './forward.ts';
 import { buildUpstreamHeaders, readCookie } from './forward-headers.ts';
 import { type EdgeRequestState, PEER, type PeerInfo, type TaggedSocket } from './request-state.ts';
@@ -20,6 +21,8 @@ import type { TablePlan, TablePlanOwner } from './table-plan.ts';
 export interface Admitted {
   readonly target: ForwardTarget;
   readonly body: BodySource;
+  /** A service request's way back to the monolith, when its route falls back; null otherwise. */
+  readonly fallback: FallbackPlan | null;
 }
 
 export interface AdmissionOptions {
@@ -136,7 +139,34 @@ export class Admission {
         upgrade,
       }),
     };
-    return { target, body };
+    let fallback: FallbackPlan | null = null;
+    if (decision.target === 'service' && decision.routeId !== null && upgrade === null) {
+      const policy = plan.fallbacks.get(decision.routeId);
+      const legacy = plan.legacy;
+      if (policy !== undefined && legacy !== undefined) {
+        fallback = {
+          routeId: decision.routeId,
+          policy,
+          legacy,
+          body: bodyReplayOf(headers, hasBody, policy.maxBodyBytes),
+          target: {
+            upstream: legacy.config,
+            path: legacy.config.basePath + url,
+            headers: buildUpstreamHeaders(raw.rawHeaders, {
+              host: legacy.host,
+              peer: peer.ip,
+              peerTrusted: peer.trusted,
+              proto: 'http',
+              requestId: state.id,
+              overrideHeader: plan.overrideHeader,
+              overrideCookie: plan.overrideCookie,
+              upgrade: null,
+            }),
+          },
+        };
+      }
+    }
+    return { target, body, fallback };
   }
 
   /** Counts and marks a request the edge refuses itself (also parse errors Node reported); returns `err`. */

@@ -30,6 +30,7 @@ import { EdgeError } from '../core/errors.ts';
 import type { Outcome, Target } from '../core/types.ts';
 import { Admission } from './admission.ts';
 import { ConnectionTracker } from './drain.ts';
+import { FallbackDesk, readBody } from './fallback.ts';
 import { forward } from './forward.ts';
 import { saneRequestId } from './forward-headers.ts';
 import { RequestRecorder } from './request-record.ts';
@@ -85,6 +86,7 @@ export async function createEdgeServer(options: EdgeServerOptions): Promise<Edge
   const tables = new TablePlanOwner(options.routing, log, [pools, shadows]);
   const admission = new Admission({ metrics, tables, shadows, verifyOverride: options.verifyOverride ?? null });
   const recorder = new RequestRecorder({ log, metrics, recordOutcome: options.recordOutcome });
+  const desk = new FallbackDesk({ log, metrics, recordOutcome: options.recordOutcome });
   const tracker = new ConnectionTracker(log, options.shutdownTimeoutMs ?? 10_000);
   const isDraining = () => tracker.draining;
 
@@ -150,8 +152,29 @@ export async function createEdgeServer(options: EdgeServerOptions): Promise<Edge
         relay.fail(admitted);
         return;
       }
-      state.sentAt = performance.now();
-      relay.call = forward(pools, state.method, admitted.target, admitted.body, relay);
+      const routeId = state.decision?.routeId;
+      const budgeted = routeId === null || routeId === undefined ? undefined : tables.current().fallbacks.get(routeId);
+      if (routeId && budgeted) desk.noteRequest(routeId, budgeted);
+      const fallback = admitted.fallback;
+      if (fallback === null || fallback.body !== 'buffered') {
+        if (fallback !== null) relay.retry = { plan: fallback, desk, dispatcher: pools, body: null };
+        state.sentAt = performance.now();
+        relay.call = forward(pools, state.method, admitted.target, admitted.body, relay);
+        return;
+      }
+      // A body the monolith may need again: read it first (bounded by the route's maxBodyBytes).
+      readBody(raw, fallback.policy.maxBodyBytes).then(
+        (body) => {
+          if (res.destroyed) return;
+          relay.retry = { plan: fallback, desk, dispatcher: pools, body };
+          state.sentAt = performance.now();
+          relay.call = forward(pools, state.method, admitted.target, body, relay);
+        },
+        (err: unknown) => {
+          // The client went away mid-upload (its response closes and is recorded as aborted), or sent garbage.
+          if (!res.destroyed) relay.fail(new EdgeError('RF_BAD_REQUEST', 'request body unreadable', { cause: err }));
+        },
+      );
     } catch (err) {
       log.error({ event: 'request.failed', reqId: state.id, err }, 'the edge failed to handle a request');
       relay.fail(new EdgeError('RF_INTERNAL', undefined, { cause: err }));

@@ -3,6 +3,7 @@
 
 import type { Socket } from 'node:net';
 import type { UpstreamConfig } from '../config/types.ts';
+import type { FailureStage } from '../core/fallback-policy.ts';
 import type { Decision } from '../core/types.ts';
 import type { LocationRewrite } from './forward-headers.ts';
 import type { ShadowCopy } from './shadow-traffic.ts';
@@ -61,6 +62,8 @@ export class EdgeRequestState {
    */
   sentAt: number | null = null;
   headersAt: number | null = null;
+  /** Set when the service failed this request and the monolith answered it instead: how far the service got. */
+  fallback: FailureStage | null = null;
 
   constructor(start: number, id: string, method: string, socket: TaggedSocket) {
     this.start = start;
