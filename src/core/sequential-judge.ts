@@ -497,8 +497,11 @@ export class SequentialJudge {
       detail: `service p99 ${ms(svc.p99Ms)}: ${svc.slowerThanMax}/${svc.requests} slower than ${ms(policy.maxP99Ms)} (at least ${pct(slow.lower)}; monolith at most ${pct(slowMono.upper)}; fails above 1% and the monolith)`,
     });
 
-    const ratio = rateBounds(svc.slowerThanRatio, svc.ratioTrials, ALPHA);
-    const ratioFails = svc.ratioTrials > 0 && ratio.lower > 0.01;
+    // Against the monolith's own share over the same yardstick too: a stall the jump detection missed (before the
+    // baselines exist, in the first seconds) slows the monolith's requests of that second as much.
+    const ratio = rateBounds(svc.slowerThanRatio, svc.ratioTrials, ALPHA / 2);
+    const ratioMono = rateBounds(mono.slowerThanRatio, mono.ratioTrials, ALPHA / 2);
+    const ratioFails = svc.ratioTrials > 0 && ratio.lower > 0.01 && ratio.lower > ratioMono.upper;
     const ratioValue = svc.p99Ms !== null && mono.p99Ms !== null && mono.p99Ms > 0 ? svc.p99Ms / mono.p99Ms : null;
     checks.push({
       rule: 'p99_ratio',
@@ -508,7 +511,7 @@ export class SequentialJudge {
       detail:
         svc.ratioTrials === 0
           ? `not evaluated yet: the monolith's p99 needs ${RATIO_MIN_LEGACY} clean requests`
-          : `service p99 ${ms(svc.p99Ms)} vs monolith ${ms(mono.p99Ms)}: ${svc.slowerThanRatio}/${svc.ratioTrials} service requests slower than ${policy.maxP99Ratio}× the monolith's p99 (at least ${pct(ratio.lower)}; fails above 1%)`,
+          : `service p99 ${ms(svc.p99Ms)} vs monolith ${ms(mono.p99Ms)}: ${svc.slowerThanRatio}/${svc.ratioTrials} service requests slower than ${policy.maxP99Ratio}× the monolith's p99 (at least ${pct(ratio.lower)}; monolith at most ${pct(ratioMono.upper)}; fails above 1% and the monolith)`,
     });
 
     const lat = ev.latency;
