@@ -127,7 +127,8 @@ export function statsFromSlots(routeId: string, slots: RouteSlots, windowMs: num
 
 // ---- the in-process window --------------------------------------------------------------------------------------
 
-interface MutableSlot {
+/** A slot being counted: the in-process window's own, and any writer that builds slots (the simulation). */
+export interface MutableSlot {
   second: number;
   requests: number;
   errors: number;
@@ -284,7 +285,7 @@ export function createOutcomeWindow(options: { retainMs: number }): OutcomeWindo
   };
 }
 
-function emptySlot(second: number): MutableSlot {
+export function emptySlot(second: number): MutableSlot {
   return {
     second,
     requests: 0,

@@ -13,7 +13,7 @@ import type { Decision, Target } from '../core/types.ts';
 import { bodyReplayOf, type FallbackPlan } from './fallback.ts';
 import type { BodySource, ForwardTarget } from './forward.ts';
 import { buildUpstreamHeaders, readCookie } from './forward-headers.ts';
-import { type EdgeRequestState, PEER, type PeerInfo, type TaggedSocket } from './request-state.ts';
+import { type EdgeRequestState, PEER, type PeerInfo, type TaggedSocket, type UpstreamPlan } from './request-state.ts';
 import type { ShadowTraffic } from './shadow-traffic.ts';
 import type { TablePlan, TablePlanOwner } from './table-plan.ts';
 
@@ -125,20 +125,21 @@ export class Admission {
         (headers['content-length'] !== undefined && headers['content-length'] !== '0'));
     let body: Readable | null = hasBody ? raw : null;
     if (decision.shadow) body = this.#startShadow(raw, state, decision, plan, peer, url, body, upgrade);
-    const target: ForwardTarget = {
-      upstream: upstream.config,
-      path: upstream.config.basePath + url,
+    const targetOf = (to: UpstreamPlan, upgradeTo: string | null): ForwardTarget => ({
+      upstream: to.config,
+      path: to.config.basePath + url,
       headers: buildUpstreamHeaders(raw.rawHeaders, {
-        host: upstream.host,
+        host: to.host,
         peer: peer.ip,
         peerTrusted: peer.trusted,
         proto: 'http',
         requestId: state.id,
         overrideHeader: plan.overrideHeader,
         overrideCookie: plan.overrideCookie,
-        upgrade,
+        upgrade: upgradeTo,
       }),
-    };
+    });
+    const target = targetOf(upstream, upgrade);
     let fallback: FallbackPlan | null = null;
     if (decision.target === 'service' && decision.routeId !== null && upgrade === null) {
       const policy = plan.fallbacks.get(decision.routeId);
@@ -149,20 +150,7 @@ export class Admission {
           policy,
           legacy,
           body: bodyReplayOf(headers, hasBody, policy.maxBodyBytes),
-          target: {
-            upstream: legacy.config,
-            path: legacy.config.basePath + url,
-            headers: buildUpstreamHeaders(raw.rawHeaders, {
-              host: legacy.host,
-              peer: peer.ip,
-              peerTrusted: peer.trusted,
-              proto: 'http',
-              requestId: state.id,
-              overrideHeader: plan.overrideHeader,
-              overrideCookie: plan.overrideCookie,
-              upgrade: null,
-            }),
-          },
+          target: targetOf(legacy, null),
         };
       }
     }

@@ -11,17 +11,12 @@ import { runJudgeReplay } from '../../src/cli/judge-replay-command.ts';
 import { loadEnv } from '../../src/config/env.ts';
 import type { RecordedSecond } from '../../src/core/judge-replay.ts';
 import { createTestDatabase, type TestDatabase } from '../support/databases.ts';
-import { JUDGE_T0_SECOND, slotOf } from '../support/judge-fixtures.ts';
+import { JUDGE_T0_SECOND, recordedSeconds } from '../support/judge-fixtures.ts';
 import { captureLog } from '../support/log-capture.ts';
 import { ROUTE_ID, routesYaml } from '../support/rollout-harness.ts';
 
 function seconds(n: number, serviceMs: string, from: number): RecordedSecond[] {
-  return Array.from({ length: n }, (_, i) => ({
-    routeId: ROUTE_ID,
-    second: from + i,
-    service: slotOf(from + i, { requests: 20, latencies: { [serviceMs]: 20 } }),
-    legacy: slotOf(from + i, { requests: 80, latencies: { '50': 80 } }),
-  }));
+  return recordedSeconds(ROUTE_ID, n, serviceMs, from);
 }
 
 describe('judge replay', () => {

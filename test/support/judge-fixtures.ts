@@ -3,6 +3,7 @@
 // outcome window as the controller feeds them.
 import { DEFAULT_ROLLOUT } from '../../src/config/routes-schema.ts';
 import type { RolloutPolicy } from '../../src/config/types.ts';
+import type { RecordedSecond } from '../../src/core/judge-replay.ts';
 import { LATENCY_BUCKET_COUNT, latencyBucket } from '../../src/core/latency-histogram.ts';
 import { createOutcomeWindow, type OutcomeSlot } from '../../src/core/outcome-window.ts';
 import { SequentialJudge } from '../../src/core/sequential-judge.ts';
@@ -73,4 +74,14 @@ export function judgePhases(phases: readonly PhaseSpec[], policy: RolloutPolicy 
     }
   }
   return verdicts;
+}
+
+/** `n` recorded seconds of a route from `from`: the service at `serviceMs`, the monolith at 50 ms (for replays). */
+export function recordedSeconds(routeId: string, n: number, serviceMs: string, from: number): RecordedSecond[] {
+  return Array.from({ length: n }, (_, i) => ({
+    routeId,
+    second: from + i,
+    service: slotOf(from + i, { requests: 20, latencies: { [serviceMs]: 20 } }),
+    legacy: slotOf(from + i, { requests: 80, latencies: { '50': 80 } }),
+  }));
 }

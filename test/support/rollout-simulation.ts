@@ -10,10 +10,11 @@
 import { DEFAULT_ROLLOUT } from '../../src/config/routes-schema.ts';
 import type { RolloutPolicy, RouteConfig } from '../../src/config/types.ts';
 import { LATENCY_BUCKET_BOUNDS_MS, LATENCY_BUCKET_COUNT, latencyBucket } from '../../src/core/latency-histogram.ts';
-import { createOutcomeWindow, type OutcomeSlot } from '../../src/core/outcome-window.ts';
+import { createOutcomeWindow, emptySlot, type MutableSlot } from '../../src/core/outcome-window.ts';
 import { transition } from '../../src/core/rollout-machine.ts';
 import { failingRule, SequentialJudge } from '../../src/core/sequential-judge.ts';
 import type { RouteRolloutState, Target, Verdict } from '../../src/core/types.ts';
+import { seededRandom } from './seeded-random.ts';
 
 export interface SideModel {
   /** Share of requests answered 5xx. */
@@ -67,17 +68,8 @@ export function scenario(name: string, overrides: Partial<Omit<Scenario, 'name'>
   };
 }
 
-/** mulberry32: small, fast, and good enough to draw traffic; seeded for reproducible runs. */
-export function createRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded (mulberry32): a run is reproducible from its seed. */
+export const createRandom = seededRandom;
 
 function normal(random: () => number): number {
   const u = random() || Number.MIN_VALUE;
@@ -133,26 +125,6 @@ function drawBucket(cdf: Float64Array, u: number): number {
     else lo = mid + 1;
   }
   return lo;
-}
-
-interface MutableSlot {
-  second: number;
-  requests: number;
-  errors: number;
-  transportFailures: number;
-  latency: number[];
-  tailTransportFailures: number;
-}
-
-function emptySlot(second: number): MutableSlot {
-  return {
-    second,
-    requests: 0,
-    errors: 0,
-    transportFailures: 0,
-    latency: new Array<number>(LATENCY_BUCKET_COUNT).fill(0),
-    tailTransportFailures: 0,
-  };
 }
 
 const ROUTE_ID = 'sim';
@@ -222,7 +194,7 @@ export function simulateRollout(s: Scenario, seed: number, route: RouteConfig = 
     }
     serviceRequests += slots.service.requests;
     for (const target of ['legacy', 'service'] as const) {
-      if (slots[target].requests > 0) window.recordSlot(ROUTE_ID, target, slots[target] as OutcomeSlot);
+      if (slots[target].requests > 0) window.recordSlot(ROUTE_ID, target, slots[target]);
     }
 
     // The controller's tick at the end of the second: count the step's requests, judge, transition.

@@ -8,16 +8,10 @@ import {
   type RecordedSecond,
   replayJudge,
 } from '../../src/core/judge-replay.ts';
-import { DEFAULT_POLICY, JUDGE_T0_SECOND, slotOf } from '../support/judge-fixtures.ts';
+import { DEFAULT_POLICY, JUDGE_T0_SECOND, recordedSeconds, slotOf } from '../support/judge-fixtures.ts';
 
-function seconds(n: number, serviceMs: string, from = JUDGE_T0_SECOND): RecordedSecond[] {
-  return Array.from({ length: n }, (_, i) => ({
-    routeId: 'agents-read',
-    second: from + i,
-    service: slotOf(from + i, { requests: 20, errors: i % 50 === 0 ? 1 : 0, latencies: { [serviceMs]: 20 } }),
-    legacy: slotOf(from + i, { requests: 80, latencies: { '50': 80 } }),
-  }));
-}
+const seconds = (n: number, serviceMs: string, from = JUDGE_T0_SECOND): RecordedSecond[] =>
+  recordedSeconds('agents-read', n, serviceMs, from);
 
 test('a recorded second survives its line: counts, tails, edge-delayed requests and the histogram', () => {
   const r: RecordedSecond = {
