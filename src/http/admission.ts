@@ -150,7 +150,8 @@ export class Admission {
           policy,
           legacy,
           body: bodyReplayOf(headers, hasBody, policy.maxBodyBytes),
-          target: targetOf(legacy, null),
+          // Built only if the monolith is asked: most service requests never need it.
+          target: () => targetOf(legacy, null),
         };
       }
     }

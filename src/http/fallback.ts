@@ -16,7 +16,7 @@ export interface FallbackPlan {
   readonly routeId: string;
   readonly policy: FallbackPolicy;
   /** The same request for the legacy upstream (its own Host policy and base path). */
-  readonly target: ForwardTarget;
+  readonly target: () => ForwardTarget;
   readonly legacy: UpstreamPlan;
   /** How the body can be sent again; 'buffered' means the edge reads it into memory before forwarding. */
   readonly body: BodyReplay;

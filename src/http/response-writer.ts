@@ -183,7 +183,7 @@ export class ClientRelay implements ForwardSink {
     state.upstream = plan.legacy;
     state.sentAt = performance.now();
     state.headersAt = null;
-    this.call = forward(retry.dispatcher, state.method, plan.target, retry.body, this);
+    this.call = forward(retry.dispatcher, state.method, plan.target(), retry.body, this);
     return true;
   }
 
