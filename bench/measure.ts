@@ -27,6 +27,8 @@ export interface MeasureOptions {
 }
 
 export interface LoadGenerator {
+  /** The generator process (pinned with the upstream, away from the proxies). */
+  readonly pid: number | null;
   /** Loads one target; one measurement at a time. */
   measure(target: Target, plan: Omit<LoadPlan, 'origin'>, options: MeasureOptions): Promise<Measurement>;
   stop(): Promise<void>;
@@ -96,6 +98,7 @@ export function startLoadGenerator(): LoadGenerator {
   const generator = launchScript(generatorScript, []);
   let busy = false;
   return {
+    pid: generator.pid ?? null,
     async measure(target, plan, options) {
       if (busy) throw new Error('load generator: one measurement at a time');
       busy = true;

@@ -9,6 +9,11 @@ import type { Measurement } from './measure.ts';
 
 /** rf-edge must keep at least this share of bare @fastify/http-proxy's requests/s. */
 export const RPS_RATIO_FLOOR = 0.85;
+/** rf-edge CPU per request may be at most this multiple of nginx's (issue 10; the goal is 2.9). */
+export const NGINX_CPU_CEILING = 3.3;
+export const NGINX_CPU_GOAL = 2.9;
+/** bare @fastify/http-proxy CPU per request over rf-edge's must be at least this (rf-edge 1.3× cheaper). */
+export const BARE_CPU_FLOOR = 1.3;
 /** rf-edge may add at most this much to direct's p99 at the fixed rate. */
 export const P99_ADDED_CEILING_MS = 2;
 /** Below this share of the offered rate, a fixed-rate run did not really run at that rate. */
@@ -63,8 +68,12 @@ export interface FloorCheck {
 export interface Verdict {
   /** rf-edge requests/s over bare @fastify/http-proxy's, max throughput. */
   readonly rpsRatio: FloorCheck;
-  /** rf-edge CPU per request over bare @fastify/http-proxy's. No floor: it says where a gap comes from. */
+  /** rf-edge CPU per request over bare @fastify/http-proxy's (all rounds pooled). */
   readonly cpuRatio: number | null;
+  /** rf-edge CPU µs/req as a multiple of nginx's, per round then median: at most NGINX_CPU_CEILING. */
+  readonly cpuVsNginx: FloorCheck;
+  /** bare @fastify/http-proxy CPU µs/req over rf-edge's, per round then median: at least BARE_CPU_FLOOR. */
+  readonly bareCpuOverEdge: FloorCheck;
   /** rf-edge p99 minus direct p99 at the fixed rate, in ms. */
   readonly p99AddedMs: FloorCheck;
   readonly warnings: readonly string[];
@@ -78,6 +87,8 @@ export interface BenchResults {
     readonly cpus: number;
     readonly loadavgBefore: readonly number[];
     readonly loadavgAfter: readonly number[];
+    /** Where the processes ran (cpu-pinning describePinning); absent in results of older runs. */
+    readonly pinning?: string;
   };
   readonly settings: BenchSettings;
   readonly summary: { readonly max: readonly TargetSummary[]; readonly fixedRate: readonly TargetSummary[] };
@@ -168,6 +179,14 @@ export function judge(max: readonly Measurement[], fixedRate: readonly Measureme
   const bareCpu = summaries.find((s) => s.target === 'bare-http-proxy')?.proxyCpuUsPerRequest ?? null;
   const edgeCpu = summaries.find((s) => s.target === 'rf-edge')?.proxyCpuUsPerRequest ?? null;
   const cpuRatio = bareCpu !== null && edgeCpu !== null && bareCpu > 0 ? edgeCpu / bareCpu : null;
+  const cpuOf = (m: Measurement) => m.proxyCpuUsPerRequest;
+  const cpuQuotient = (a: Measurement, b: Measurement): number => {
+    const x = cpuOf(a);
+    const y = cpuOf(b);
+    return x === null || y === null || y <= 0 ? Number.NaN : x / y;
+  };
+  const vsNginx = paired(max, 'rf-edge', 'nginx', cpuQuotient).filter((v) => !Number.isNaN(v));
+  const bareOverEdge = paired(max, 'bare-http-proxy', 'rf-edge', cpuQuotient).filter((v) => !Number.isNaN(v));
 
   for (const m of [...max, ...fixedRate]) {
     const label = `${m.target} (${m.load.mode}, round ${m.round})`;
@@ -210,6 +229,8 @@ export function judge(max: readonly Measurement[], fixedRate: readonly Measureme
   return {
     rpsRatio: floorCheck(rpsRatios, RPS_RATIO_FLOOR, (v) => v >= RPS_RATIO_FLOOR),
     cpuRatio,
+    cpuVsNginx: floorCheck(vsNginx, NGINX_CPU_CEILING, (v) => v <= NGINX_CPU_CEILING),
+    bareCpuOverEdge: floorCheck(bareOverEdge, BARE_CPU_FLOOR, (v) => v >= BARE_CPU_FLOOR),
     p99AddedMs: floorCheck(p99Added, P99_ADDED_CEILING_MS, (v) => v <= P99_ADDED_CEILING_MS),
     warnings,
   };
@@ -258,6 +279,7 @@ export function formatReport(results: BenchResults): string {
       `${results.machine.loadavgBefore.map((n) => n.toFixed(2)).join(' ')} before, ` +
       `${results.machine.loadavgAfter.map((n) => n.toFixed(2)).join(' ')} after`,
   );
+  if (results.machine.pinning !== undefined) out.push(results.machine.pinning);
   out.push(
     `paths ${settings.paths.join(', ')} in turn, x-user-id from ${settings.users} users; ` +
       `${settings.rounds} rounds, each loading every target in turn; figures are medians over rounds`,
@@ -326,11 +348,18 @@ export function formatReport(results: BenchResults): string {
           rounds(verdict.rpsRatio, (n) => n.toFixed(2)),
         ],
         [
-          'rf-edge CPU/req ÷ bare @fastify/http-proxy CPU/req',
-          verdict.cpuRatio === null ? '—' : verdict.cpuRatio.toFixed(2),
-          '',
-          '',
-          '',
+          'rf-edge CPU/req ÷ nginx CPU/req',
+          verdict.cpuVsNginx.value === null ? '—' : `${verdict.cpuVsNginx.value.toFixed(2)}×`,
+          `≤ ${NGINX_CPU_CEILING}× (goal ${NGINX_CPU_GOAL}×)`,
+          passText(verdict.cpuVsNginx),
+          rounds(verdict.cpuVsNginx, (n) => n.toFixed(2)),
+        ],
+        [
+          'bare @fastify/http-proxy CPU/req ÷ rf-edge CPU/req',
+          verdict.bareCpuOverEdge.value === null ? '—' : `${verdict.bareCpuOverEdge.value.toFixed(2)}×`,
+          `≥ ${BARE_CPU_FLOOR}×`,
+          passText(verdict.bareCpuOverEdge),
+          rounds(verdict.bareCpuOverEdge, (n) => n.toFixed(2)),
         ],
         [
           `p99 added over direct at ${fmtInt(settings.rate)} req/s`,

@@ -1,9 +1,10 @@
-// The origin every target forwards to: a plain node:http server answering every request with the same small body,
+// The origin every target forwards to: a plain node:http server answering every request with the same ~1 KB body,
 // so that what differs between targets is only what sits in front of it. Forked by the bench; reports its port
 // over IPC and exits when the bench goes away.
 import { createServer } from 'node:http';
+import { benchBody } from './bench-body.ts';
 
-const body = Buffer.from('{"ok":true,"from":"bench-upstream"}\n');
+const body = benchBody();
 
 const server = createServer((req, res) => {
   // Drain any request body so keep-alive connections stay usable.

@@ -6,17 +6,19 @@ import { join } from 'node:path';
 import { freePort, launch, stopChild, waitForHttp } from '../child-processes.ts';
 import type { Target } from './target.ts';
 
-/** A path the bench route sends to the service (mode `service`), and one no route matches (goes to legacy). */
+/** Two paths, both under the bench's canary route: every request is decided (flag, sticky bucket, weight). */
 export const RF_EDGE_BENCH_PATHS = {
-  service: '/bench/service/item',
-  legacy: '/bench/legacy/item',
+  service: '/bench/agents/item',
+  legacy: '/bench/agents/other',
 } as const;
 
 export const RF_EDGE_ADMIN_TOKEN = 'bench-admin-token';
 
 /**
- * Both upstream names point at the one bench upstream, so every target answers alike, while rf-edge still walks
- * its whole decision path: route match, flag lookup, sticky bucket from `x-user-id`, target choice.
+ * The acceptance workload: a canary route on a real flag from flags/ (a flexibleRollout, compiled), sticky by
+ * `x-user-id`, at a 50 % step, so every request walks the whole decision path (route match, flag verdict, sticky
+ * bucket, rollout state, target choice) and about half go to each upstream name. Both names point at the one bench
+ * upstream, so every target answers alike.
  */
 export function benchRoutesYaml(upstreamOrigin: string): string {
   return `# Written by the raptorflow-edge bench for one run.
@@ -31,7 +33,7 @@ legacy: monolith
 stickiness: [header:x-user-id, ip]
 
 rollout:
-  steps: [10, 20, 30, 40, 50]
+  steps: [50]
   stepInterval: 5m
   minRequests: 200
   window: 60s
@@ -42,12 +44,12 @@ rollout:
   maxP99Ratio: 1.5
 
 routes:
-  - id: bench-service
-    path: /bench/service/*
+  - id: bench-canary
+    path: /bench/agents/*
     methods: [GET, HEAD]
     service: service
     flag: raptorflow.agents-read
-    mode: service
+    mode: canary
 `;
 }
 
@@ -127,7 +129,7 @@ export async function startRfEdge(options: RfEdgeOptions): Promise<Target> {
   }
   return {
     name: 'rf-edge',
-    description: 'node bin/rf-edge start, LOG_LEVEL=info to a file, metrics on',
+    description: 'node bin/rf-edge start, canary route with flag and stickiness, LOG_LEVEL=info to a file, metrics on',
     origin,
     pid: child.pid ?? null,
     evidence: async () => {

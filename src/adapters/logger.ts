@@ -13,7 +13,7 @@ export interface LoggerOptions {
 
 /** Where a logger made by createLogger writes, and the bindings it puts on every line. */
 export interface RawLineSink {
-  /** Pino's destination: one JSON line per write, as pino itself writes them. */
+  /** Pino's destination (through a per-turn batch for the buffered logger): whole JSON lines per write. */
   readonly stream: { write(line: string): unknown };
   /** The logger's bindings as pino pre-serialises them (`,"service":"rf-edge"`). */
   readonly bindings: string;
@@ -30,12 +30,44 @@ export function rawLineSink(log: Logger): RawLineSink | null {
   return RAW_SINKS.get(log) ?? null;
 }
 
-function remember(logger: Logger): Logger {
+/**
+ * Lines gathered during one event-loop turn and handed to the destination as one write on the next turn. sonic-boom
+ * measures the byte length of its pending buffer (up to 16 KiB) on every write; at one request line per write that
+ * was a tenth of the edge's CPU under load. A line written here may follow a line pino wrote later in the same turn:
+ * order is kept among request lines, and every line carries its time.
+ */
+class TurnBatch {
+  readonly #stream: RawLineSink['stream'];
+  #pending = '';
+  #scheduled = false;
+  readonly #flush = () => this.flush();
+
+  constructor(stream: RawLineSink['stream']) {
+    this.#stream = stream;
+  }
+
+  write(line: string): void {
+    this.#pending += line;
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(this.#flush);
+  }
+
+  flush(): void {
+    this.#scheduled = false;
+    if (this.#pending === '') return;
+    const text = this.#pending;
+    this.#pending = '';
+    this.#stream.write(text);
+  }
+}
+
+function remember(logger: Logger, batch: TurnBatch | null = null): Logger {
   const slots = logger as unknown as Record<symbol, unknown>;
   const stream = slots[pino.symbols.streamSym] as RawLineSink['stream'] | undefined;
   const bindings = slots[pino.symbols.chindingsSym];
   if (stream !== undefined && typeof stream.write === 'function' && typeof bindings === 'string') {
-    RAW_SINKS.set(logger, { stream, bindings });
+    RAW_SINKS.set(logger, { stream: batch ?? stream, bindings });
   }
   return logger;
 }
@@ -55,14 +87,16 @@ export function createLogger(
   if (destination) return remember(pino(loggerOptions, destination));
   if (!options.buffered) return remember(pino(loggerOptions));
   const stream = pino.destination({ dest: 1, minLength: 4096, sync: false });
+  const batch = new TurnBatch(stream);
   // A quiet edge must not sit on a half-full buffer: flush on a timer, and synchronously when the process exits.
   setInterval(() => stream.flush(), options.flushEveryMs ?? 200).unref();
   process.once('exit', () => {
     try {
+      batch.flush();
       stream.flushSync();
     } catch {
       // stdout already closed: nothing left to save.
     }
   });
-  return remember(pino(loggerOptions, stream));
+  return remember(pino(loggerOptions, stream), batch);
 }

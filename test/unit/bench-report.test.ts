@@ -70,6 +70,37 @@ describe('bench verdict', () => {
     assert.deepEqual(verdict.warnings, []);
   });
 
+  test('CPU per request is judged as a multiple of nginx and of bare @fastify/http-proxy, round by round', () => {
+    const max = [1, 2, 3].flatMap((round) => [
+      measurement('nginx', { rps: 19_000, p99: 6, cpu: 16, round }),
+      measurement('bare-http-proxy', { rps: 8000, p99: 12, cpu: 72, round }),
+      measurement('rf-edge', { rps: 9000, p99: 10, cpu: [44, 48, 52][round - 1]!, round }),
+    ]);
+    const verdict = judge(max, [], 5000);
+    assert.deepEqual(verdict.cpuVsNginx.perRound, [2.75, 3, 3.25]);
+    assert.equal(verdict.cpuVsNginx.value, 3);
+    assert.equal(verdict.cpuVsNginx.pass, true, '≤ 3.3× nginx');
+    assert.equal(verdict.bareCpuOverEdge.value, 1.5);
+    assert.equal(verdict.bareCpuOverEdge.pass, true, '≥ 1.3× cheaper than bare');
+    const dearer = judge(
+      max.map((m) => (m.target === 'rf-edge' ? { ...m, proxyCpuUsPerRequest: 60 } : m)),
+      [],
+      5000,
+    );
+    assert.equal(dearer.cpuVsNginx.pass, false, '3.75× nginx');
+    assert.equal(dearer.bareCpuOverEdge.pass, false, '1.2× cheaper only');
+  });
+
+  test('without nginx in the run the nginx multiple is not measured', () => {
+    const verdict = judge(
+      healthyMax.filter((m) => m.target !== 'nginx'),
+      healthyFixed,
+      5000,
+    );
+    assert.equal(verdict.cpuVsNginx.value, null);
+    assert.equal(verdict.cpuVsNginx.pass, null);
+  });
+
   test('below 85% of bare throughput or more than 2 ms of added p99 fails the floor', () => {
     const slowMax = healthyMax.map((m) =>
       m.target === 'rf-edge' ? measurement('rf-edge', { rps: 6000, p99: 20 }) : m,
@@ -219,7 +250,9 @@ describe('bench report text', () => {
   test('ratios are printed with their floors and verdicts', () => {
     const text = formatReport(results);
     assert.match(text, /rf-edge req\/s ÷ bare @fastify\/http-proxy req\/s\s+0\.90\s+≥ 0\.85\s+PASS/);
-    assert.match(text, /rf-edge CPU\/req ÷ bare @fastify\/http-proxy CPU\/req\s+1\.20/);
+    // healthyMax: rf-edge 132 µs/req, nginx 20, bare 110.
+    assert.match(text, /rf-edge CPU\/req ÷ nginx CPU\/req\s+6\.60×\s+≤ 3\.3× \(goal 2\.9×\)\s+FAIL/);
+    assert.match(text, /bare @fastify\/http-proxy CPU\/req ÷ rf-edge CPU\/req\s+0\.83×\s+≥ 1\.3×\s+FAIL/);
     assert.match(text, /p99 added over direct at 5,000 req\/s\s+1\.50 ms\s+≤ 2 ms\s+PASS/);
     assert.doesNotMatch(text, /Warnings/);
   });

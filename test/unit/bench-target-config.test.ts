@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
+import { describePinning, planPinning } from '../../bench/cpu-pinning.ts';
 import { prepareRequests } from '../../bench/load-generator.ts';
+import { benchBody } from '../../bench/servers/bench-body.ts';
 import { nginxConf } from '../../bench/targets/nginx.ts';
 import { benchRoutesYaml, RF_EDGE_BENCH_PATHS, sumPrometheusCounter } from '../../bench/targets/rf-edge.ts';
 import { parseRouteTable } from '../../src/config/load-route-table.ts';
@@ -20,13 +22,22 @@ describe('the route table the bench gives rf-edge', () => {
     assert.deepEqual(result.ok ? [] : result.problems, []);
   });
 
-  test('sends one bench path to the service route and leaves the other to legacy', () => {
+  test('sends both bench paths through one canary route, so every request is decided', () => {
     assert.ok(result.ok);
     const matcher = compileRoutes(result.table.routes);
-    const service = matcher.match('GET', RF_EDGE_BENCH_PATHS.service);
-    assert.equal(service?.id, 'bench-service');
-    assert.equal(service?.mode, 'service');
-    assert.equal(matcher.match('GET', RF_EDGE_BENCH_PATHS.legacy), null);
+    for (const path of [RF_EDGE_BENCH_PATHS.service, RF_EDGE_BENCH_PATHS.legacy]) {
+      const route = matcher.match('GET', path);
+      assert.equal(route?.id, 'bench-canary', path);
+      assert.equal(route?.mode, 'canary');
+      assert.equal(route?.flag, 'raptorflow.agents-read');
+    }
+    assert.deepEqual(result.table.stickiness, [{ kind: 'header', name: 'x-user-id' }, { kind: 'ip' }]);
+  });
+
+  test('the upstream answers about 1 KB of JSON', () => {
+    const body = benchBody();
+    assert.ok(body.length >= 900 && body.length <= 1100, `${body.length} bytes`);
+    assert.doesNotThrow(() => JSON.parse(body.toString()));
   });
 
   test('points both upstreams at the one bench upstream, so every target answers alike', () => {
@@ -114,5 +125,18 @@ describe('reading rf-edge’s request counter from /metrics', () => {
 
   test('a counter that is absent sums to 0', () => {
     assert.equal(sumPrometheusCounter('up 1\n', 'rf_edge_requests_total'), 0);
+  });
+});
+
+describe('CPU pinning plan', () => {
+  test('with taskset and two CPUs: proxies on CPU 0, the rest on CPU 1', () => {
+    assert.deepEqual(planPinning(2, '/usr/bin/taskset'), { taskset: '/usr/bin/taskset', proxy: '0', rest: '1' });
+    assert.deepEqual(planPinning(8, '/usr/bin/taskset')?.rest, '1-7');
+  });
+
+  test('no taskset or a single CPU: nothing pinned, and the report says so', () => {
+    assert.equal(planPinning(2, null), null);
+    assert.equal(planPinning(1, '/usr/bin/taskset'), null);
+    assert.match(describePinning(null), /not pinned/);
   });
 });

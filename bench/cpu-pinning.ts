@@ -1,0 +1,66 @@
+// Pinning, as a user measures a proxy: the proxy alone on one core, the upstream and the load generator on the
+// other(s), so the proxy's CPU per request is its own work and not time spent queued behind the generator. Uses
+// util-linux's `taskset` (Debian ships it) when present; without it, or on one core, nothing is pinned and the
+// report says so.
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
+
+export interface CpuPinning {
+  readonly taskset: string;
+  /** The CPU list every proxy runs on (`0`). */
+  readonly proxy: string;
+  /** The CPU list of the upstream, the load generator and the bench itself (`1`, or `1-7`). */
+  readonly rest: string;
+}
+
+/** `taskset` on PATH or in /usr/bin, else null. */
+export function findTaskset(path: string = process.env['PATH'] ?? ''): string | null {
+  const candidates = [
+    ...path
+      .split(delimiter)
+      .filter(Boolean)
+      .map((dir) => join(dir, 'taskset')),
+    '/usr/bin/taskset',
+  ];
+  for (const candidate of candidates) {
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // Not here; try the next one.
+    }
+  }
+  return null;
+}
+
+/** Which CPUs go to whom; null when pinning is impossible (no taskset, or a single CPU to share). */
+export function planPinning(cpuCount: number, taskset: string | null): CpuPinning | null {
+  if (taskset === null || cpuCount < 2) return null;
+  return { taskset, proxy: '0', rest: cpuCount === 2 ? '1' : `1-${cpuCount - 1}` };
+}
+
+/** Pins every thread of `pid` (node's and libuv's included; threads started later inherit it) to `cpus`. */
+export function pinProcess(taskset: string, pid: number, cpus: string): void {
+  const result = spawnSync(taskset, ['--all-tasks', '--cpu-list', '--pid', cpus, String(pid)], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    encoding: 'utf8',
+  });
+  // `--all-tasks` of a pid that is gone walks no threads and still exits 0: ask for the affinity to be sure.
+  const check = spawnSync(taskset, ['--cpu-list', '--pid', String(pid)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    encoding: 'utf8',
+  });
+  const now = check.status === 0 ? /:\s*(\S+)\s*$/.exec(check.stdout)?.[1] : undefined;
+  if (result.status !== 0 || now !== cpus) {
+    const why = result.stderr?.trim() || check.stderr?.trim() || `affinity is ${now ?? 'unknown'}`;
+    throw new Error(`taskset could not pin pid ${pid} to CPUs ${cpus}: ${why}`);
+  }
+}
+
+/** How the report describes the placement. */
+export function describePinning(pinning: CpuPinning | null): string {
+  return pinning === null
+    ? 'not pinned (no taskset or a single CPU): proxies share cores with the upstream and the load generator'
+    : `proxies pinned to CPU ${pinning.proxy}; upstream, load generator and bench on CPU ${pinning.rest}`;
+}
