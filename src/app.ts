@@ -10,7 +10,9 @@ import { createRedisDiffStore } from './adapters/diff/redis-diff-store.ts';
 import { trackEffectiveWeights } from './adapters/flags/effective-weight-gauge.ts';
 import { createFlagSource } from './adapters/flags/index.ts';
 import { createUnleashWriteBack } from './adapters/flags/unleash-write-back.ts';
+import { createJudgeSlotStore } from './adapters/judge-slots/index.ts';
 import { createLogger, type Logger } from './adapters/logger.ts';
+import { createLoopDelayMonitor } from './adapters/loop-delay.ts';
 import { createMetrics, type EdgeMetrics } from './adapters/metrics.ts';
 import { watchRouteTable } from './adapters/route-table-watcher.ts';
 import { createStateStore, DEFAULT_REDIS_KEY_PREFIX } from './adapters/state/index.ts';
@@ -110,8 +112,12 @@ export async function createEdge(env: EdgeEnv, options: CreateEdgeOptions = {}):
       : createMemoryDiffStore(clock);
     closers.push(() => diffStore.close());
 
+    // The judge's evidence for `rf-edge judge replay`; closed after the controller (closers run in reverse).
+    const judgeSlots = createJudgeSlotStore(env, log);
+    closers.push(() => judgeSlots.close());
     const controller = createRolloutController({
       diffCounters: (routeId) => diffStore.counters(routeId),
+      recordSecond: (r) => judgeSlots.record(r),
       store,
       audit,
       metrics,
@@ -155,13 +161,15 @@ export async function createEdge(env: EdgeEnv, options: CreateEdgeOptions = {}):
     };
     await applyTable(table);
 
+    const loopDelay = createLoopDelayMonitor();
+    closers.push(async () => loopDelay.stop());
     const overrideSecret = env.EDGE_OVERRIDE_SECRET;
     const edge = await createEdgeServer({
       shadowDiff: new ShadowDiffRecorder({ store: diffStore, metrics, log, clock }),
       log,
       metrics,
       routing: () => routing,
-      recordOutcome: (o) => store.recordOutcome(o),
+      recordOutcome: (o) => store.recordOutcome(loopDelay.tag(o)),
       ...(overrideSecret ? { verifyOverride: (token: string) => verifyOverride(overrideSecret, token, clock()) } : {}),
       shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
       adapters: () => adapters,
@@ -241,6 +249,7 @@ export async function createEdge(env: EdgeEnv, options: CreateEdgeOptions = {}):
         state: (id) => store.get(id),
         command: (id, cmd, opts) => controller.command(id, cmd, opts),
         history: (id, limit) => audit.history(id, limit),
+        verdict: (id) => controller.lastVerdict(id),
         info: () => ({
           instance: env.INSTANCE_ID,
           flags: flags.status(),

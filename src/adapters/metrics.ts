@@ -97,6 +97,49 @@ export function createMetrics(options: { processMetrics?: boolean } = {}) {
       labelNames: ['route', 'outcome', 'rule'] as const,
       registers,
     }),
+    // The sequential judge's inputs at its last verdict (issue 9: "show me why"), on the lease holder.
+    judgeRequests: new Gauge({
+      name: 'rf_edge_judge_requests',
+      help: 'Clean requests the judge has counted on the current step, by route, target and kind (requests, errors)',
+      labelNames: ['route', 'target', 'kind'] as const,
+      registers,
+    }),
+    judgeErrorRateBound: new Gauge({
+      name: 'rf_edge_judge_error_rate_bound',
+      help: 'Anytime-valid bounds of the error rate on the current step, by route, target and bound (lower, upper)',
+      labelNames: ['route', 'target', 'bound'] as const,
+      registers,
+    }),
+    judgeLatency: new Gauge({
+      name: 'rf_edge_judge_latency_seconds',
+      help: 'Upstream latency quantiles (sent to response headers) of clean seconds on the current step',
+      labelNames: ['route', 'target', 'quantile'] as const,
+      registers,
+    }),
+    judgeLatencyEvidence: new Gauge({
+      name: 'rf_edge_judge_latency_evidence',
+      help: 'Evidence of a slowdown beyond the margin (test wealth; the judge rolls back at 1/alpha), by route and test',
+      labelNames: ['route', 'test'] as const,
+      registers,
+    }),
+    judgeContaminatedSeconds: new Gauge({
+      name: 'rf_edge_judge_contaminated_seconds',
+      help: 'Seconds left out of the current step as contaminated, by route and reason',
+      labelNames: ['route', 'reason'] as const,
+      registers,
+    }),
+    fallbacks: new Counter({
+      name: 'rf_edge_fallbacks_total',
+      help: 'Requests the service failed that the monolith answered instead, by route and reason (not_sent, no_response, status); each also counts as a service failure for the judge',
+      labelNames: ['route', 'reason'] as const,
+      registers,
+    }),
+    fallbacksSkipped: new Counter({
+      name: 'rf_edge_fallbacks_skipped_total',
+      help: 'Service failures not sent to the monolith, by route and why (not_idempotent, body_too_large, body_not_replayable, budget_exhausted, response_started, disabled)',
+      labelNames: ['route', 'why'] as const,
+      registers,
+    }),
     rollbacks: new Counter({
       name: 'rf_edge_rollbacks_total',
       help: 'Rollbacks by route and actor (judge or a person)',

@@ -30,6 +30,10 @@ Commands:
   history <route> [--limit N]      the route's audit trail, newest first
   diff <route>                     shadow comparison: match/noise/mismatch counts, fields (raw vs noise), examples
   diff suggest <route>             the shadow.rules the learned noise justifies, ready to paste
+  judge replay <route> [--from T] [--to T] [--routes F]
+                                   re-run the judge over the seconds the edge recorded (DATA_DIR or
+                                   DATABASE_URL) and print its decisions and why, under the route's policy in
+                                   ROUTES_FILE or a candidate file F; T is an ISO time or epoch seconds
   flags push [--dir D]             import flags/ into Unleash (UNLEASH_URL, UNLEASH_ADMIN_TOKEN)
   flags pull [--file F]            export Unleash's flags into flags/ (UNLEASH_URL, UNLEASH_ADMIN_TOKEN)
 
@@ -56,6 +60,9 @@ function parseCommandLine(argv: readonly string[]) {
       'with-examples': { type: 'boolean', default: false },
       dir: { type: 'string' },
       file: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      routes: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -79,7 +86,7 @@ export async function main(argv: readonly string[], io: Out = stdio): Promise<nu
   try {
     // Commands that only talk to a running edge read only the admin variables, so an unrelated bad variable (say a
     // malformed REDIS_URL meant for the server) does not stop an operator from pausing a route.
-    const adminOnly = !['start', 'validate', 'flags'].includes(command);
+    const adminOnly = !['start', 'validate', 'flags', 'judge'].includes(command);
     const env = loadEnv(
       adminOnly
         ? {
@@ -122,6 +129,19 @@ export async function main(argv: readonly string[], io: Out = stdio): Promise<nu
       case 'flags': {
         const { runFlagsCommand } = await import('./flags-cli.ts');
         return await runFlagsCommand({ env, sub: args[0], dir: values.dir, file: values.file, io });
+      }
+      case 'judge': {
+        const { runJudgeReplay } = await import('./judge-replay-command.ts');
+        return await runJudgeReplay({
+          env,
+          sub: args[0],
+          routeId: args[1],
+          from: values.from,
+          to: values.to,
+          routes: values.routes,
+          json: values.json ?? false,
+          io,
+        });
       }
       default:
         break;

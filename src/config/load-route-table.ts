@@ -9,6 +9,7 @@ import FindMyWay from 'find-my-way';
 import { type Document, isAlias, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { EdgeError } from '../core/errors.ts';
+import { DEFAULT_FALLBACK } from '../core/fallback-policy.ts';
 import {
   checkPathPattern,
   DEFAULT_LIMITS,
@@ -139,6 +140,7 @@ function buildTable(
       adapterOversize: route.adapterOversize ?? null,
       rollout: { ...rollout, ...route.rollout },
       shadow: route.shadow ?? DEFAULT_SHADOW,
+      fallback: route.fallback ?? DEFAULT_FALLBACK,
       line: routeLine(index),
     }),
   );

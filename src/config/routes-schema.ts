@@ -11,6 +11,7 @@ import { HTTP_METHODS, type HttpMethod } from '../core/http-methods.ts';
 export { HTTP_METHODS, type HttpMethod } from '../core/http-methods.ts';
 
 import { DEFAULT_NOISE_THRESHOLDS } from '../core/diff-tally.ts';
+import { DEFAULT_FALLBACK, type FallbackPolicy } from '../core/fallback-policy.ts';
 import { DEFAULT_COMPARED_HEADERS } from '../core/shadow-compare.ts';
 import { DEFAULT_MAX_DIFF_BYTES, type DiffRule, pathSegments } from '../core/structural-diff.ts';
 import type { HostPolicy, RolloutPolicy, RouteMode, ShadowPolicy, StickinessSource, UpstreamConfig } from './types.ts';
@@ -24,9 +25,11 @@ export const DEFAULT_ROLLOUT: RolloutPolicy = {
   windowMs: 60_000,
   evaluateEveryMs: 1_000,
   maxErrorRate: 0.02,
-  maxErrorRateIncrease: 0.01,
+  // A practical margin: half a point of 5xx over the monolith is what an SRE can sign off (issue 9).
+  maxErrorRateIncrease: 0.005,
   maxP99Ms: 800,
   maxP99Ratio: 1.5,
+  maxLatencyIncrease: 0.1,
   minSamples: 20,
   criticalConsecutiveFailures: 5,
 };
@@ -379,6 +382,8 @@ export const rolloutSchema = strictObject({
   maxErrorRateIncrease: rate.optional(),
   maxP99Ms: positiveNumber.optional(),
   maxP99Ratio: positiveNumber.optional(),
+  // Relative: 0.1 = the service may be up to 10 % slower than the monolith (median and p90, same seconds).
+  maxLatencyIncrease: positiveNumber.optional(),
   minSamples: positiveInt.optional(),
   criticalConsecutiveFailures: positiveInt.optional(),
 }).transform((r): Partial<RolloutPolicy> => {
@@ -392,6 +397,7 @@ export const rolloutSchema = strictObject({
   if (r.maxErrorRateIncrease !== undefined) out.maxErrorRateIncrease = r.maxErrorRateIncrease;
   if (r.maxP99Ms !== undefined) out.maxP99Ms = r.maxP99Ms;
   if (r.maxP99Ratio !== undefined) out.maxP99Ratio = r.maxP99Ratio;
+  if (r.maxLatencyIncrease !== undefined) out.maxLatencyIncrease = r.maxLatencyIncrease;
   if (r.minSamples !== undefined) out.minSamples = r.minSamples;
   if (r.criticalConsecutiveFailures !== undefined) out.criticalConsecutiveFailures = r.criticalConsecutiveFailures;
   return out;
@@ -504,6 +510,36 @@ export const shadowSchema = strictObject({
   }),
 );
 
+// ---- fallback ---------------------------------------------------------------------------------------------------
+
+const httpStatus = field((value): Checked<number> => {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 500 || value > 599) {
+    return { error: `must be a 5xx status, got ${JSON.stringify(value)}` };
+  }
+  return { value };
+});
+
+/**
+ * A route's `fallback:` keys: when the service fails a request, answer it from the monolith where that is safe (see
+ * core/fallback-policy). On by default; the budget caps fallbacks at a share of the route's requests.
+ */
+export const fallbackSchema = strictObject({
+  enabled: z.boolean().optional(),
+  statuses: z.array(httpStatus).optional(),
+  maxBodyBytes: nonNegativeInt.optional(),
+  idempotencyKey: z.boolean().optional(),
+  budget: strictObject({ ratio: rate.optional(), minPerSecond: nonNegativeInt.optional() }).optional(),
+}).transform(
+  (f): FallbackPolicy => ({
+    enabled: f.enabled ?? DEFAULT_FALLBACK.enabled,
+    statuses: f.statuses ? [...new Set(f.statuses)] : DEFAULT_FALLBACK.statuses,
+    maxBodyBytes: f.maxBodyBytes ?? DEFAULT_FALLBACK.maxBodyBytes,
+    idempotencyKey: f.idempotencyKey ?? DEFAULT_FALLBACK.idempotencyKey,
+    budgetRatio: f.budget?.ratio ?? DEFAULT_FALLBACK.budgetRatio,
+    budgetMinPerSecond: f.budget?.minPerSecond ?? DEFAULT_FALLBACK.budgetMinPerSecond,
+  }),
+);
+
 // ---- routes and the table ---------------------------------------------------------------------------------------
 
 export const routeSchema = strictObject({
@@ -518,6 +554,7 @@ export const routeSchema = strictObject({
   adapterOversize: z.enum(['reject', 'pass'], { error: 'must be reject (413/502) or pass (untranslated)' }).optional(),
   rollout: rolloutSchema.optional(),
   shadow: shadowSchema.optional(),
+  fallback: fallbackSchema.optional(),
 });
 
 export const routeTableSchema = strictObject({

@@ -1,6 +1,7 @@
 // The route table after parsing and validation: every default filled in, durations in milliseconds, frozen.
 // Only src/config builds these; everything else reads them.
 
+import type { FallbackPolicy } from '../core/fallback-policy.ts';
 import type { DiffRule } from '../core/structural-diff.ts';
 
 export type RouteMode = 'legacy' | 'shadow' | 'canary' | 'service';
@@ -47,6 +48,8 @@ export interface RolloutPolicy {
   readonly maxErrorRateIncrease: number;
   readonly maxP99Ms: number;
   readonly maxP99Ratio: number;
+  /** How much slower than the monolith the service may be (relative, median and p90 of the same seconds). */
+  readonly maxLatencyIncrease: number;
   /** Requests needed on each side in the window before the judge says anything but "hold". */
   readonly minSamples: number;
   /** Consecutive transport failures of the service that roll back at once, without waiting for the window. */
@@ -106,6 +109,8 @@ export interface RouteConfig {
   readonly rollout: RolloutPolicy;
   /** Shadow copying; the loader always fills it in, hand-built tables may leave it out (= the defaults). */
   readonly shadow?: ShadowPolicy;
+  /** Answering from the monolith when the service fails a request; the loader fills it in (hand-built: none). */
+  readonly fallback?: FallbackPolicy;
   /** 1-based line of the route in routes.yaml, for messages. */
   readonly line: number;
 }

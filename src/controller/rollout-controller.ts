@@ -20,14 +20,17 @@ import type { RouteConfig, RouteTable } from '../config/types.ts';
 import { diffCheck, diffGate, withDiffCheck } from '../core/diff-judge.ts';
 import { type Counters, SLOT_MS as DIFF_SLOT_MS, slotOf, summarize } from '../core/diff-tally.ts';
 import { EdgeError, isEdgeError } from '../core/errors.ts';
-import { failingRule, judge } from '../core/judge.ts';
+import type { RecordedSecond } from '../core/judge-replay.ts';
+import type { OutcomeSlot } from '../core/outcome-window.ts';
 import { JUDGED_PHASES, type RolloutCommandName, type RolloutEvent, transition } from '../core/rollout-machine.ts';
+import { failingRule, SequentialJudge } from '../core/sequential-judge.ts';
 import type { Actor, RouteRolloutState, RouteWindowStats, Verdict } from '../core/types.ts';
 import {
   announceRemoval,
   announceTransition,
   evidenceOf,
   type StoredChange,
+  setJudgeGauges,
   setRouteGauges,
 } from './transition-effects.ts';
 
@@ -61,6 +64,8 @@ export interface RolloutControllerOptions {
    * and the `diff` rule is not applied.
    */
   readonly diffCounters?: (routeId: string) => Promise<Counters>;
+  /** Keeps every second the lease holder's judge learns, for `rf-edge judge replay`. Must not throw or wait. */
+  readonly recordSecond?: (record: RecordedSecond) => void;
 }
 
 export interface RolloutControllerStatus {
@@ -87,6 +92,8 @@ export interface RolloutController {
   ): Promise<RouteRolloutState>;
   isLeader(): boolean;
   status(): RolloutControllerStatus;
+  /** The route's latest verdict from this replica's judge (the lease holder's, or this one's while blind). */
+  lastVerdict(routeId: string): Verdict | undefined;
 }
 
 const DEFAULT_LEASE_TTL_MS = 5000;
@@ -94,6 +101,11 @@ const CAS_ATTEMPTS = 5;
 const SLOT_MS = 1000;
 /** A tick that comes a little early still evaluates: timers drift, and skipping would halve the judge's rate. */
 const DUE_SLACK = 0.9;
+/**
+ * How long after a second ends the judge waits before learning it: replicas flush their outcomes to Redis in
+ * batches (every 200 ms by default). The hard guards read the live window meanwhile, so this delays no rollback.
+ */
+const SETTLE_MS = 500;
 
 interface PendingLocal {
   /** When this replica rolled the route back on its own. */
@@ -125,6 +137,13 @@ export function createRolloutController(options: RolloutControllerOptions): Roll
   /** Per route: service requests are counted up to (not including) this second boundary. */
   const countedUntil = new Map<string, number>();
   const pendingLocal = new Map<string, PendingLocal>();
+  /**
+   * Per route, the sequential judge of the current step and the `since` it judges. Fleet evidence (leader) and this
+   * replica's own evidence (blind) are kept apart: they are different samples.
+   */
+  const judges = new Map<string, { judge: SequentialJudge; since: number }>();
+  const localJudges = new Map<string, { judge: SequentialJudge; since: number }>();
+  const lastVerdicts = new Map<string, Verdict>();
 
   function setBlind(next: boolean, err?: unknown): void {
     if (next === blind) return;
@@ -145,8 +164,12 @@ export function createRolloutController(options: RolloutControllerOptions): Roll
         { event: next ? 'rollout.lease_acquired' : 'rollout.lease_lost', instance: instanceId },
         next ? 'this replica now runs the rollout controller' : 'this replica no longer runs the rollout controller',
       );
-      // A new leader starts counting step requests afresh: what it counted in an earlier term may be stale.
-      if (next) countedUntil.clear();
+      // A new leader starts counting step requests afresh: what it counted in an earlier term may be stale. Its
+      // judges start fresh sequences too (still valid: a sequence may start at any time).
+      if (next) {
+        countedUntil.clear();
+        judges.clear();
+      }
     }
     leader = next;
     metrics.leader.set(next ? 1 : 0);
@@ -276,7 +299,49 @@ export function createRolloutController(options: RolloutControllerOptions): Roll
     return stats.service.requests;
   }
 
+  /**
+   * Feeds the settled seconds of `stats` to the route's judge and asks it for a verdict. The judge's own advances
+   * keep the evidence (the previous step's seconds are about the same service, as in `evidenceWindowMs`); a
+   * person's move, a config edit or a resume starts a new sequence at the step's first second.
+   */
+  function judgeWith(
+    map: Map<string, { judge: SequentialJudge; since: number }>,
+    route: RouteConfig,
+    state: RouteRolloutState | undefined,
+    stats: RouteWindowStats,
+    now: number,
+  ): Verdict {
+    const since = state?.since ?? now;
+    const fromSecond = Math.floor(since / SLOT_MS);
+    let entry = map.get(route.id);
+    if (entry === undefined) {
+      entry = { judge: new SequentialJudge(route.id, fromSecond), since };
+      map.set(route.id, entry);
+    } else if (entry.since !== since) {
+      if (state?.updatedBy !== 'judge') entry.judge.restart(fromSecond);
+      entry.since = since;
+    }
+    const settled = Math.floor((now - SETTLE_MS) / SLOT_MS) - 1;
+    const bySecond = new Map<number, { service?: OutcomeSlot; legacy?: OutcomeSlot }>();
+    for (const slot of stats.service.seconds ?? []) bySecond.set(slot.second, { service: slot });
+    for (const slot of stats.legacy.seconds ?? []) {
+      const seen = bySecond.get(slot.second);
+      if (seen) seen.legacy = slot;
+      else bySecond.set(slot.second, { legacy: slot });
+    }
+    const seconds = [...bySecond.keys()].filter((s) => s <= settled).sort((a, b) => a - b);
+    for (const second of seconds) {
+      const pair = bySecond.get(second);
+      if (second > entry.judge.lastSecond && map === judges) {
+        options.recordSecond?.({ routeId: route.id, second, ...pair });
+      }
+      entry.judge.observe(second, pair?.service, pair?.legacy, route.rollout);
+    }
+    return entry.judge.verdict(route.rollout, now, stats);
+  }
+
   function recordVerdict(verdict: Verdict): void {
+    lastVerdicts.set(verdict.routeId, verdict);
     // The diff rule lives beside the judge (core/diff-judge): name it when it is what failed.
     const diffFailed = verdict.checks.some((c) => c.rule === 'diff' && !c.passed);
     const rule = failingRule(verdict);
@@ -285,6 +350,7 @@ export function createRolloutController(options: RolloutControllerOptions): Roll
       outcome: verdict.outcome,
       rule: diffFailed && (rule === 'none' || rule === 'inconclusive') ? 'diff' : rule,
     });
+    setJudgeGauges(metrics, verdict);
     log.debug(
       { event: 'rollout.verdict', routeId: verdict.routeId, outcome: verdict.outcome, reason: verdict.reason },
       verdict.reason,
@@ -320,7 +386,7 @@ export function createRolloutController(options: RolloutControllerOptions): Roll
       judgeOnLocalEvidence(route, table, now);
       return;
     }
-    let verdict = judge(stats, route.rollout, now);
+    let verdict = judgeWith(judges, route, state, stats, now);
     const shadow = route.shadow;
     if (shadow?.gate && options.diffCounters) {
       try {
@@ -393,9 +459,10 @@ export function createRolloutController(options: RolloutControllerOptions): Roll
   }
 
   function judgeOnLocalEvidence(route: RouteConfig, table: RouteTable, now: number): void {
-    const stats = localStats?.(route.id, evidenceWindowMs(route, store.get(route.id), now), now);
+    const state = store.get(route.id);
+    const stats = localStats?.(route.id, evidenceWindowMs(route, state, now), now);
     if (stats === undefined || pendingLocal.has(route.id)) return;
-    const verdict = judge(stats, route.rollout, now);
+    const verdict = judgeWith(localJudges, route, state, stats, now);
     recordVerdict(verdict);
     if (!isRollbackVerdict(verdict)) return;
     if (rollBackLocally(route, { type: 'verdict', verdict }, table, now)) writeBackRollback(route, verdict);
@@ -499,6 +566,9 @@ export function createRolloutController(options: RolloutControllerOptions): Roll
         }
         lastEvaluated.delete(routeId);
         countedUntil.delete(routeId);
+        judges.delete(routeId);
+        localJudges.delete(routeId);
+        lastVerdicts.delete(routeId);
         pendingLocal.delete(routeId);
         announceRemoval(effects, before, table, now);
       }
@@ -598,5 +668,6 @@ export function createRolloutController(options: RolloutControllerOptions): Roll
     command,
     isLeader: () => leader,
     status: () => ({ leader, blind, lastTickAt, pendingLocal: [...pendingLocal.keys()] }),
+    lastVerdict: (routeId) => lastVerdicts.get(routeId),
   };
 }

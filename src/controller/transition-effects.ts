@@ -6,7 +6,7 @@ import type { EdgeMetrics } from '../adapters/metrics.ts';
 import type { AuditLog } from '../adapters/ports.ts';
 import type { RouteConfig, RouteTable } from '../config/types.ts';
 import { ROLLOUT_PHASES, type RolloutEvent } from '../core/rollout-machine.ts';
-import type { Actor, AuditEvent, RouteRolloutState } from '../core/types.ts';
+import type { Actor, AuditEvent, RouteRolloutState, Verdict } from '../core/types.ts';
 
 export interface TransitionDeps {
   readonly audit: AuditLog;
@@ -142,4 +142,31 @@ function record(deps: TransitionDeps, row: AuditEvent, logFields: Record<string,
   };
   if (rollback) deps.log.warn(fields, message);
   else deps.log.info(fields, message);
+}
+
+/** The judge's inputs as gauges, so a dashboard shows the numbers behind a hold or a rollback. */
+export function setJudgeGauges(metrics: EdgeMetrics, verdict: Verdict): void {
+  const ev = verdict.evidence;
+  if (ev === undefined) return;
+  const route = verdict.routeId;
+  for (const target of ['service', 'legacy'] as const) {
+    const side = ev[target];
+    metrics.judgeRequests.set({ route, target, kind: 'requests' }, side.requests);
+    metrics.judgeRequests.set({ route, target, kind: 'errors' }, side.errors);
+    const bounds = ev.errorRate[target];
+    metrics.judgeErrorRateBound.set({ route, target, bound: 'lower' }, bounds.lower);
+    metrics.judgeErrorRateBound.set({ route, target, bound: 'upper' }, bounds.upper);
+    for (const [quantile, value] of [
+      ['0.5', side.p50Ms],
+      ['0.9', side.p90Ms],
+      ['0.99', side.p99Ms],
+    ] as const) {
+      if (value !== null) metrics.judgeLatency.set({ route, target, quantile }, value / 1000);
+    }
+  }
+  metrics.judgeLatencyEvidence.set({ route, test: 'median' }, ev.latency.medianEvidence);
+  metrics.judgeLatencyEvidence.set({ route, test: 'p90' }, ev.latency.p90Evidence);
+  for (const [reason, seconds] of Object.entries(ev.contaminated.byReason)) {
+    metrics.judgeContaminatedSeconds.set({ route, reason }, seconds);
+  }
 }

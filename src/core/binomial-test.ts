@@ -6,7 +6,7 @@
 // that gives it is cheap: a continued fraction that converges in O(√n) steps.
 
 /** ln Γ(x) for x > 0 (Lanczos, g = 7, n = 9: ~15 significant digits). */
-function lnGamma(x: number): number {
+export function lnGamma(x: number): number {
   if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - lnGamma(1 - x);
   const z = x - 1;
   let a = LANCZOS[0] ?? 0;

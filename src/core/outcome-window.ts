@@ -27,6 +27,8 @@ export interface OutcomeSlot {
    * count toward the run, which delays the critical rule by at most the rest of the current second.
    */
   readonly tailTransportFailures?: number;
+  /** Requests recorded while the edge's own event loop was stalled (their timing is the edge's): adds up. */
+  readonly edgeDelayed?: number;
 }
 
 export interface RouteSlots {
@@ -72,6 +74,7 @@ export function mergeSlots(a: OutcomeSlot, b: OutcomeSlot): OutcomeSlot {
     transportFailures: a.transportFailures + b.transportFailures,
     latency,
     tailTransportFailures: tailOf(a) + tailOf(b),
+    edgeDelayed: (a.edgeDelayed ?? 0) + (b.edgeDelayed ?? 0),
   };
 }
 
@@ -108,6 +111,7 @@ export function targetStatsFromSlots(slots: readonly OutcomeSlot[], windowMs: nu
     p99Ms: quantileFromBuckets(counts, 0.99),
     consecutiveTransportFailures,
     latencyCounts: counts,
+    seconds: newestFirst.reverse(),
   };
 }
 
@@ -123,21 +127,30 @@ export function statsFromSlots(routeId: string, slots: RouteSlots, windowMs: num
 
 // ---- the in-process window --------------------------------------------------------------------------------------
 
-interface MutableSlot {
+/** A slot being counted: the in-process window's own, and any writer that builds slots (the simulation). */
+export interface MutableSlot {
   second: number;
   requests: number;
   errors: number;
   transportFailures: number;
   latency: number[];
   tailTransportFailures: number;
+  edgeDelayed: number;
 }
 
 export interface OutcomeWindow {
   /** Counts one outcome in the slot of `outcome.at`. Outcomes older than the retention are dropped. */
   record(outcome: Outcome): void;
+  /**
+   * Adds a whole second of outcomes at once (a replay of recorded slots, or the simulation's per-second
+   * aggregates): the same slot the outcomes would have made one by one.
+   */
+  recordSlot(routeId: string, target: Target, slot: OutcomeSlot): void;
   stats(routeId: string, windowMs: number, now: number): RouteWindowStats;
   /** Drops slots that fell out of the retention (and routes with none left). */
   prune(now: number): void;
+  /** The slots of one second of a route, as held (not copies: read them, don't keep them). */
+  slotsAt(routeId: string, second: number): { readonly legacy?: OutcomeSlot; readonly service?: OutcomeSlot };
   /** The retained slots of a route, oldest first (copies: safe to keep). */
   slots(routeId: string): RouteSlots;
   routes(): readonly string[];
@@ -201,8 +214,28 @@ export function createOutcomeWindow(options: { retainMs: number }): OutcomeWindo
       } else {
         slot.tailTransportFailures = 0;
       }
-      const bucket = latencyBucket(outcome.latencyMs);
+      if (outcome.edgeDelayed === true) slot.edgeDelayed++;
+      const bucket = latencyBucket(outcome.upstreamMs ?? outcome.latencyMs);
       slot.latency[bucket] = (slot.latency[bucket] ?? 0) + 1;
+    },
+
+    recordSlot(routeId, target, added) {
+      let targets = byRoute.get(routeId);
+      if (targets === undefined) {
+        targets = { legacy: [], service: [] };
+        byRoute.set(routeId, targets);
+      }
+      const slot = slotFor(targets[target], added.second);
+      if (slot === undefined) return;
+      // Outcomes of this slot come after those already counted: its tail extends the run only if it failed whole.
+      const addedTail = tailOf(added);
+      slot.tailTransportFailures = addedTail === added.requests ? slot.tailTransportFailures + addedTail : addedTail;
+      slot.requests += added.requests;
+      slot.errors += added.errors;
+      slot.transportFailures += added.transportFailures;
+      slot.edgeDelayed += added.edgeDelayed ?? 0;
+      const n = Math.min(added.latency.length, LATENCY_BUCKET_COUNT);
+      for (let i = 0; i < n; i++) slot.latency[i] = (slot.latency[i] ?? 0) + (added.latency[i] ?? 0);
     },
 
     stats(routeId, windowMs, now) {
@@ -222,6 +255,23 @@ export function createOutcomeWindow(options: { retainMs: number }): OutcomeWindo
       }
     },
 
+    slotsAt(routeId, second) {
+      const targets = byRoute.get(routeId);
+      const find = (list: readonly MutableSlot[] | undefined): OutcomeSlot | undefined => {
+        if (list === undefined) return undefined;
+        // Newest last, and callers ask about recent seconds: search from the end.
+        for (let i = list.length - 1; i >= 0; i--) {
+          const slot = list[i];
+          if (slot === undefined || slot.second < second) return undefined;
+          if (slot.second === second) return slot;
+        }
+        return undefined;
+      };
+      const legacy = find(targets?.legacy);
+      const service = find(targets?.service);
+      return { ...(legacy ? { legacy } : {}), ...(service ? { service } : {}) };
+    },
+
     slots(routeId) {
       const targets = byRoute.get(routeId);
       const copy = (list: readonly MutableSlot[] | undefined): OutcomeSlot[] =>
@@ -235,7 +285,7 @@ export function createOutcomeWindow(options: { retainMs: number }): OutcomeWindo
   };
 }
 
-function emptySlot(second: number): MutableSlot {
+export function emptySlot(second: number): MutableSlot {
   return {
     second,
     requests: 0,
@@ -243,5 +293,6 @@ function emptySlot(second: number): MutableSlot {
     transportFailures: 0,
     latency: new Array<number>(LATENCY_BUCKET_COUNT).fill(0),
     tailTransportFailures: 0,
+    edgeDelayed: 0,
   };
 }

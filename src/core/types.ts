@@ -2,6 +2,8 @@
 // the route table and every input arrive as arguments.
 
 import type { BucketMemo } from './compiled-flags.ts';
+import type { OutcomeSlot } from './outcome-window.ts';
+import type { JudgeEvidence } from './sequential-judge.ts';
 
 export type Target = 'legacy' | 'service';
 
@@ -102,6 +104,13 @@ export interface Outcome {
   readonly latencyMs: number;
   readonly transportError: boolean;
   readonly at: number;
+  /**
+   * The upstream's own time: request sent → response headers. What the judge compares (time queued in the edge or
+   * spent streaming a body says nothing about the service); `latencyMs` (the whole exchange) when absent.
+   */
+  readonly upstreamMs?: number;
+  /** The edge's own event loop was stalled when this outcome was recorded: its timing is the edge's, not the upstream's. */
+  readonly edgeDelayed?: boolean;
 }
 
 /** Aggregated outcomes of one target on one route over the judge's window. */
@@ -118,6 +127,11 @@ export interface TargetWindowStats {
    * a handful of requests. Optional: without it the judge compares `p99Ms` directly.
    */
   readonly latencyCounts?: readonly number[];
+  /**
+   * The window's one-second slots, oldest first (merged across replicas): the sequential judge reads the evidence
+   * second by second, paired in time with the other side. Left out of verdict figures.
+   */
+  readonly seconds?: readonly OutcomeSlot[];
 }
 
 export interface RouteWindowStats {
@@ -144,6 +158,8 @@ export interface Verdict {
   readonly reason: string;
   readonly checks: readonly VerdictCheck[];
   readonly figures: RouteWindowStats;
+  /** The sequential judge's inputs: per side counts and quantiles, the tests' bounds and margins, contamination. */
+  readonly evidence?: JudgeEvidence;
   readonly at: number;
 }
 

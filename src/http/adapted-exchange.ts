@@ -321,6 +321,7 @@ export class AdapterRuntime {
     const method = headOnly ? 'GET' : out.method;
     const upstream: ForwardTarget = { upstream: target.upstream, path: upstreamPath(target, out), headers };
     const sink = new AdaptedSink(this, state, relay, client, headOnly);
+    state.sentAt = performance.now();
     relay.call = forward(dispatcher, method, upstream, sent, sink);
   }
 

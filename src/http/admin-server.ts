@@ -9,7 +9,7 @@ import type { Logger } from '../adapters/logger.ts';
 import type { EdgeMetrics } from '../adapters/metrics.ts';
 import type { RouteConfig, RouteTable } from '../config/types.ts';
 import { EdgeError } from '../core/errors.ts';
-import type { Actor, AuditEvent, RouteRolloutState } from '../core/types.ts';
+import type { Actor, AuditEvent, RouteRolloutState, Verdict } from '../core/types.ts';
 import { renderDashboard } from './admin-dashboard.ts';
 import { diffView } from './diff-view.ts';
 
@@ -25,6 +25,8 @@ export interface AdminControl {
     options: { actor: Actor; reason: string; weight?: number },
   ): Promise<RouteRolloutState>;
   history(routeId: string, limit: number): Promise<readonly AuditEvent[]>;
+  /** The judge's latest verdict on the route, with the evidence behind it (undefined: none on this replica). */
+  verdict?(routeId: string): Verdict | undefined;
   /** Extra facts for /api/routes and the dashboard: flag source, leader, store health, config hash. */
   info(): Record<string, unknown>;
   ready(): { ready: boolean; checks: Record<string, boolean> };
@@ -50,7 +52,11 @@ const weightBody = z
   })
   .strict();
 
-export function routeView(route: RouteConfig, state: RouteRolloutState | undefined) {
+/**
+ * A route as the admin API shows it. `verdict` is the judge's latest, with the evidence behind it (issue 9: "show
+ * me why"); null on a replica that does not judge (not the lease holder) or before the first tick.
+ */
+export function routeView(route: RouteConfig, state: RouteRolloutState | undefined, verdict?: Verdict) {
   return {
     id: route.id,
     path: route.path,
@@ -68,6 +74,7 @@ export function routeView(route: RouteConfig, state: RouteRolloutState | undefin
     reason: state?.reason ?? null,
     updatedBy: state?.updatedBy ?? null,
     revision: state?.revision ?? 0,
+    verdict: verdict === undefined ? null : { ...verdict, at: new Date(verdict.at).toISOString() },
   };
 }
 
@@ -138,12 +145,12 @@ export async function createAdminServer(options: AdminServerOptions): Promise<Fa
       configHash: table.hash,
       legacy: table.legacy,
       ...control.info(),
-      routes: table.routes.map((r) => routeView(r, control.state(r.id))),
+      routes: table.routes.map((r) => routeView(r, control.state(r.id), control.verdict?.(r.id))),
     };
   });
   app.get<{ Params: { id: string } }>('/api/routes/:id', async (request) => {
     const route = findRoute(request.params.id);
-    return routeView(route, control.state(route.id));
+    return routeView(route, control.state(route.id), control.verdict?.(route.id));
   });
   app.get<{ Params: { id: string }; Querystring: { limit?: string } }>('/api/routes/:id/history', async (request) => {
     const route = findRoute(request.params.id);
@@ -180,7 +187,7 @@ export async function createAdminServer(options: AdminServerOptions): Promise<Fa
         actor: actorOf(request, body.actor),
         reason: body.reason ?? `${command} requested through the admin API`,
       });
-      return routeView(route, state);
+      return routeView(route, state, control.verdict?.(route.id));
     });
   }
   app.put<{ Params: { id: string } }>('/api/routes/:id/weight', async (request) => {
@@ -192,7 +199,7 @@ export async function createAdminServer(options: AdminServerOptions): Promise<Fa
       reason: body.reason ?? `weight set to ${body.weight}% through the admin API`,
       weight: body.weight,
     });
-    return routeView(route, state);
+    return routeView(route, state, control.verdict?.(route.id));
   });
 
   await app.ready();

@@ -12,9 +12,10 @@ import { EdgeError } from '../core/errors.ts';
 import { checkHeaders, checkRequestTarget } from '../core/path-safety.ts';
 import type { Decision, Target } from '../core/types.ts';
 import type { ShadowAdaptation } from './adapted-exchange.ts';
+import { bodyReplayOf, type FallbackPlan } from './fallback.ts';
 import type { BodySource, ForwardTarget } from './forward.ts';
 import { buildUpstreamHeaders, readCookie } from './forward-headers.ts';
-import { type EdgeRequestState, PEER, type PeerInfo, type TaggedSocket } from './request-state.ts';
+import { type EdgeRequestState, PEER, type PeerInfo, type TaggedSocket, type UpstreamPlan } from './request-state.ts';
 import type { ShadowTraffic } from './shadow-traffic.ts';
 import type { TablePlan, TablePlanOwner } from './table-plan.ts';
 
@@ -22,6 +23,8 @@ import type { TablePlan, TablePlanOwner } from './table-plan.ts';
 export interface Admitted {
   readonly target: ForwardTarget;
   readonly body: BodySource;
+  /** A service request's way back to the monolith, when its route falls back; null otherwise. */
+  readonly fallback: FallbackPlan | null;
 }
 
 export interface AdmissionOptions {
@@ -139,21 +142,37 @@ export class Admission {
     ) {
       body = this.#startShadow(raw, state, decision, plan, peer, url, body, upgrade);
     }
-    const target: ForwardTarget = {
-      upstream: upstream.config,
-      path: upstream.config.basePath + url,
+    const targetOf = (to: UpstreamPlan, upgradeTo: string | null): ForwardTarget => ({
+      upstream: to.config,
+      path: to.config.basePath + url,
       headers: buildUpstreamHeaders(raw.rawHeaders, {
-        host: upstream.host,
+        host: to.host,
         peer: peer.ip,
         peerTrusted: peer.trusted,
         proto: 'http',
         requestId: state.id,
         overrideHeader: plan.overrideHeader,
         overrideCookie: plan.overrideCookie,
-        upgrade,
+        upgrade: upgradeTo,
       }),
-    };
-    return { target, body };
+    });
+    const target = targetOf(upstream, upgrade);
+    let fallback: FallbackPlan | null = null;
+    if (decision.target === 'service' && decision.routeId !== null && upgrade === null) {
+      const policy = plan.fallbacks.get(decision.routeId);
+      const legacy = plan.legacy;
+      if (policy !== undefined && legacy !== undefined) {
+        fallback = {
+          routeId: decision.routeId,
+          policy,
+          legacy,
+          body: bodyReplayOf(headers, hasBody, policy.maxBodyBytes),
+          // Built only if the monolith is asked: most service requests never need it.
+          target: () => targetOf(legacy, null),
+        };
+      }
+    }
+    return { target, body, fallback };
   }
 
   /** Counts and marks a request the edge refuses itself (also parse errors Node reported); returns `err`. */

@@ -32,6 +32,7 @@ import type { Outcome, Target } from '../core/types.ts';
 import { AdapterRuntime, type AdapterSource } from './adapted-exchange.ts';
 import { Admission } from './admission.ts';
 import { ConnectionTracker } from './drain.ts';
+import { FallbackDesk, readBody } from './fallback.ts';
 import { forward } from './forward.ts';
 import { saneRequestId } from './forward-headers.ts';
 import { RequestRecorder } from './request-record.ts';
@@ -101,6 +102,7 @@ export async function createEdgeServer(options: EdgeServerOptions): Promise<Edge
     adaptShadow: (table, routeId, method, url, headers) => adapters.shadowRequest(table, routeId, method, url, headers),
   });
   const recorder = new RequestRecorder({ log, metrics, recordOutcome: options.recordOutcome });
+  const desk = new FallbackDesk({ log, metrics, recordOutcome: options.recordOutcome });
   const tracker = new ConnectionTracker(log, options.shutdownTimeoutMs ?? 10_000);
   const isDraining = () => tracker.draining;
 
@@ -167,12 +169,36 @@ export async function createEdgeServer(options: EdgeServerOptions): Promise<Edge
         return;
       }
       // Legacy adapter hook: a route naming `adapter` whose request goes to the service is translated both ways.
+      // Such a request has no fallback: the monolith would need the client's own (untranslated) body and headers,
+      // which the adapter has consumed.
       const adapter = adapters.adapterFor(tables.current().routing.table, state.decision);
       if (adapter !== null) {
         adapters.start(pools, state, raw, relay, admitted, adapter);
         return;
       }
-      relay.call = forward(pools, state.method, admitted.target, admitted.body, relay);
+      const routeId = state.decision?.routeId;
+      const budgeted = routeId === null || routeId === undefined ? undefined : tables.current().fallbacks.get(routeId);
+      if (routeId && budgeted) desk.noteRequest(routeId, budgeted);
+      const fallback = admitted.fallback;
+      if (fallback === null || fallback.body !== 'buffered') {
+        if (fallback !== null) relay.retry = { plan: fallback, desk, dispatcher: pools, body: null };
+        state.sentAt = performance.now();
+        relay.call = forward(pools, state.method, admitted.target, admitted.body, relay);
+        return;
+      }
+      // A body the monolith may need again: read it first (bounded by the route's maxBodyBytes).
+      readBody(raw, fallback.policy.maxBodyBytes).then(
+        (body) => {
+          if (res.destroyed) return;
+          relay.retry = { plan: fallback, desk, dispatcher: pools, body };
+          state.sentAt = performance.now();
+          relay.call = forward(pools, state.method, admitted.target, body, relay);
+        },
+        (err: unknown) => {
+          // The client went away mid-upload (its response closes and is recorded as aborted), or sent garbage.
+          if (!res.destroyed) relay.fail(new EdgeError('RF_BAD_REQUEST', 'request body unreadable', { cause: err }));
+        },
+      );
     } catch (err) {
       log.error({ event: 'request.failed', reqId: state.id, err }, 'the edge failed to handle a request');
       relay.fail(new EdgeError('RF_INTERNAL', undefined, { cause: err }));

@@ -57,7 +57,7 @@ export class RequestRecorder {
       // built per request); same fields, same order, same shape as the pino call below.
       if (log.isLevelEnabled('info')) {
         sink.stream.write(
-          `{"level":"info","time":"${isoNow()}"${sink.bindings},"event":"request","reqId":${str(state.id)},"method":${str(state.method)},"path":${str(state.path)},"route":${str(route)},"target":${str(target)},"upstream":${str(upstream)},"reason":${str(reason)},"status":${status},"durationMs":${roundedMs},"bytesOut":${bytesOut}${clientAborted ? ',"aborted":true' : ''}${state.rejected !== null ? `,"rejected":${str(state.rejected)}` : ''},"msg":"request"}\n`,
+          `{"level":"info","time":"${isoNow()}"${sink.bindings},"event":"request","reqId":${str(state.id)},"method":${str(state.method)},"path":${str(state.path)},"route":${str(route)},"target":${str(target)},"upstream":${str(upstream)},"reason":${str(reason)},"status":${status},"durationMs":${roundedMs},"bytesOut":${bytesOut}${clientAborted ? ',"aborted":true' : ''}${state.rejected !== null ? `,"rejected":${str(state.rejected)}` : ''}${state.fallback !== null ? `,"fallback":"${state.fallback}"` : ''},"msg":"request"}\n`,
         );
       }
     } else {
@@ -78,6 +78,7 @@ export class RequestRecorder {
           bytesOut,
           ...(clientAborted ? { aborted: true } : {}),
           ...(state.rejected !== null ? { rejected: state.rejected } : {}),
+          ...(state.fallback !== null ? { fallback: state.fallback } : {}),
           ...(upstreamError !== null ? { upstreamError: upstreamError.kind, err: upstreamError.err } : {}),
         },
         upstreamError === null ? 'request' : 'request failed upstream',
@@ -89,18 +90,23 @@ export class RequestRecorder {
       if (upstreamError !== null) {
         this.#safeRecord({
           routeId: decision.routeId,
-          target: decision.target,
+          // After a fallback the monolith answered: its outcome is the monolith's (the service's failure is
+          // already counted, by FallbackDesk).
+          target: state.fallback !== null ? 'legacy' : decision.target,
           status: 0,
           latencyMs: durationMs,
           transportError: true,
           at: Date.now(),
         });
       } else if (!clientAborted) {
+        const upstreamMs =
+          state.sentAt !== null && state.headersAt !== null ? state.headersAt - state.sentAt : undefined;
         this.#safeRecord({
           routeId: decision.routeId,
-          target: decision.target,
+          target: state.fallback !== null ? 'legacy' : decision.target,
           status,
           latencyMs: durationMs,
+          ...(upstreamMs !== undefined ? { upstreamMs } : {}),
           transportError: false,
           at: Date.now(),
         });

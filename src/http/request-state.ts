@@ -3,6 +3,7 @@
 
 import type { Socket } from 'node:net';
 import type { UpstreamConfig } from '../config/types.ts';
+import type { FailureStage } from '../core/fallback-policy.ts';
 import type { Decision } from '../core/types.ts';
 import type { LocationRewrite } from './forward-headers.ts';
 import type { ShadowCopy } from './shadow-traffic.ts';
@@ -55,6 +56,14 @@ export class EdgeRequestState {
   shadow: ShadowCopy | null = null;
   bytesAtStart: number;
   done = false;
+  /**
+   * performance.now() when the request went to the upstream, and when its response head came back: the judge
+   * compares the upstream's own time (issue 9), not the edge's queueing or the body's streaming.
+   */
+  sentAt: number | null = null;
+  headersAt: number | null = null;
+  /** Set when the service failed this request and the monolith answered it instead: how far the service got. */
+  fallback: FailureStage | null = null;
 
   constructor(start: number, id: string, method: string, socket: TaggedSocket) {
     this.start = start;

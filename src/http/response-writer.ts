@@ -4,7 +4,9 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { EdgeError } from '../core/errors.ts';
-import type { ForwardSink, UpstreamCall } from './forward.ts';
+import { decideFallback, type FailureStage, stageOfError } from '../core/fallback-policy.ts';
+import type { FallbackDesk, FallbackPlan } from './fallback.ts';
+import { type ForwardSink, forward, type UpstreamCall, type UpstreamDispatcher } from './forward.ts';
 import { buildClientHeaders } from './forward-headers.ts';
 import type { EdgeRequestState } from './request-state.ts';
 import { classifyUpstreamError } from './upstream-pools.ts';
@@ -36,6 +38,15 @@ export function writeError(res: ServerResponse, requestId: string, err: EdgeErro
   res.end(body);
 }
 
+/** What a relay needs to send a failed service request to the monolith. */
+export interface RetryContext {
+  readonly plan: FallbackPlan;
+  readonly desk: FallbackDesk;
+  readonly dispatcher: UpstreamDispatcher;
+  /** The body as read before the first try (null: none). */
+  readonly body: Buffer | null;
+}
+
 /** How a response ended, as the request line and the judge's outcome need it. */
 export interface ResponseEnd {
   readonly status: number;
@@ -54,6 +65,8 @@ export class ClientRelay implements ForwardSink {
   /** Whether the edge is draining (answers then ask the client to close). */
   readonly #draining: () => boolean;
   call: UpstreamCall | null = null;
+  /** Set for a service request that may fall back to the monolith; used at most once. */
+  retry: RetryContext | null = null;
   #bodyless = false;
   #onDrain: (() => void) | null = null;
 
@@ -71,11 +84,14 @@ export class ClientRelay implements ForwardSink {
 
   onHead(call: UpstreamCall, status: number, statusText: string, rawHeaders: string[]): void {
     const { state, res } = this;
+    state.headersAt = performance.now();
     if (res.destroyed) {
       // The client left while the upstream was still thinking: nobody to relay the answer to.
       call.abort();
       return;
     }
+    // A status the route lists (503…) counts as "sent, no response": the monolith may answer, when safe.
+    if (this.retry?.plan.policy.statuses.includes(status) && this.#fallBack(call, 'status', status)) return;
     const headers = buildClientHeaders(rawHeaders, {
       requestId: state.id,
       location: state.locationRewrite(),
@@ -126,6 +142,7 @@ export class ClientRelay implements ForwardSink {
       // A client that went away mid-upload fails the upstream request too (its body stream broke): that is not
       // the upstream's failure, and must not count against it in the judge's window.
       if (clientGone(this.req, res)) return;
+      if (this.#fallBack(_call, stageOfError((err as { code?: string }).code), 0)) return;
       const { kind, code } = classifyUpstreamError(err);
       state.upstreamError = { kind, err };
       this.fail(new EdgeError(code, undefined, { cause: err }));
@@ -136,6 +153,38 @@ export class ClientRelay implements ForwardSink {
     state.upstreamError = { kind: classifyUpstreamError(err).kind, err };
     // A cut body must not pass for a complete one: the client connection goes.
     res.destroy();
+  }
+
+  /**
+   * Answers from the monolith instead, if core/fallback-policy says it is safe: true when the request went there
+   * (the failed call is stopped, the failure counted against the service). Only ever once per request.
+   */
+  #fallBack(call: UpstreamCall, stage: FailureStage, status: number): boolean {
+    const retry = this.retry;
+    if (retry === null) return false;
+    this.retry = null;
+    const { state } = this;
+    const { plan, desk } = retry;
+    const decision = decideFallback({
+      stage,
+      method: state.method,
+      hasIdempotencyKey: typeof this.req.headers['idempotency-key'] === 'string',
+      body: plan.body,
+      policy: plan.policy,
+      budget: () => desk.takeBudget(plan),
+    });
+    if (!decision.fallback) {
+      desk.skipped(state, plan, stage, decision.why);
+      return false;
+    }
+    if (stage === 'status') call.abort();
+    desk.fellBack(state, plan, stage, status);
+    state.fallback = stage;
+    state.upstream = plan.legacy;
+    state.sentAt = performance.now();
+    state.headersAt = null;
+    this.call = forward(retry.dispatcher, state.method, plan.target(), retry.body, this);
+    return true;
   }
 
   /** The response closed (finished, cut, or the client went away): how it ended. Stops the upstream if unfinished. */

@@ -6,6 +6,7 @@
 import type { Logger } from '../adapters/logger.ts';
 import type { RouteTable } from '../config/types.ts';
 import { compileTrustedProxies, type TrustedProxies } from '../core/client-ip.ts';
+import type { FallbackPolicy } from '../core/fallback-policy.ts';
 import type { Decision, RequestFacts, Target } from '../core/types.ts';
 import type { UpstreamPlan } from './request-state.ts';
 import { compileShadowRoutes, type ShadowRoute } from './shadow-traffic.ts';
@@ -26,6 +27,10 @@ export interface TablePlan {
   readonly maxUrlLength: number;
   /** By route id: where and what a shadow decision copies. */
   readonly shadowRoutes: ReadonlyMap<string, ShadowRoute>;
+  /** By route id, routes whose service failures may be answered by the monolith (fallback enabled). */
+  readonly fallbacks: ReadonlyMap<string, FallbackPolicy>;
+  /** The monolith: where unmatched requests and fallbacks go. */
+  readonly legacy: UpstreamPlan | undefined;
 }
 
 /** Told when the route table (not just the routing around it) changed. */
@@ -88,5 +93,7 @@ export function compileTablePlan(routing: EdgeRouting, log: Logger): TablePlan {
     overrideCookie: table.override.cookie,
     maxUrlLength: table.limits.maxUrlLength,
     shadowRoutes: compileShadowRoutes(table, (u) => upstreams.get(u.name)?.host ?? null),
+    fallbacks: new Map(table.routes.flatMap((r) => (r.fallback?.enabled ? [[r.id, r.fallback] as const] : []))),
+    legacy: upstreams.get(table.legacy),
   };
 }

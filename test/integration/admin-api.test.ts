@@ -34,6 +34,8 @@ function tableYaml(monolith: TestUpstream, agents: TestUpstream, deadUrl: string
     '    path: /api/broken/*',
     '    service: dead',
     '    mode: service',
+    // Its failures must reach the client and the error metrics as such (fallback has its own tests).
+    '    fallback: { enabled: false }',
     '',
   ].join('\n');
 }

@@ -6,7 +6,6 @@ import { afterEach, describe, test } from 'node:test';
 import { queryDatabase } from '../support/databases.ts';
 import {
   createRolloutFixture,
-  DEFAULT_LATENCY_TUNING,
   explained,
   failedRules,
   metricValue,
@@ -64,16 +63,18 @@ describe('automatic rollback', () => {
         [row.from, row.fromWeight, row.to, row.toWeight, row.actor],
         ['canary', 20, 'rolled_back', 0, 'judge'],
       );
-      assert.equal(row.evidence?.outcome, 'unhealthy');
-      assert.equal(failedRules(row)[0], 'error_rate');
+      // Half the answers failing against none: the hard guard (critical) or the sequential error rules, whichever
+      // has the evidence first.
+      assert.ok(['critical', 'unhealthy'].includes(row.evidence?.outcome ?? ''), row.evidence?.outcome);
+      const firstRule = failedRules(row)[0] ?? '';
+      assert.ok(['error_burst', 'error_rate', 'error_rate_increase'].includes(firstRule), firstRule);
       const service = row.evidence?.figures?.service;
       assert.ok(service && service.errors > 0 && service.requests > service.errors, JSON.stringify(service));
       assert.equal(row.evidence?.figures?.legacy.errors, 0);
-      const errorRate = row.evidence?.checks?.find((c) => c.rule === 'error_rate');
-      assert.equal(errorRate?.threshold, 0.02);
-      assert.equal(errorRate?.value, service.errors / service.requests);
-      assert.equal(row.evidence?.checks?.find((c) => c.rule === 'error_rate_increase')?.threshold, 0.01);
-      assert.match(row.reason, /error rate/);
+      assert.equal(row.evidence?.checks?.find((c) => c.rule === 'error_rate')?.threshold, 0.02);
+      assert.equal(row.evidence?.checks?.find((c) => c.rule === 'error_rate_increase')?.threshold, 0.005);
+      assert.equal(row.evidence?.checks?.find((c) => c.rule === 'error_burst')?.threshold, 0.1);
+      assert.match(row.reason, /service errors \d+\/\d+/);
 
       // The same row in PostgreSQL itself (the writer is asynchronous: wait for it).
       const db = f.database;
@@ -87,7 +88,7 @@ describe('automatic rollback', () => {
       );
       assert.equal(stored.reason, row.reason);
       assert.deepEqual(stored.evidence.figures.service, row.evidence?.figures?.service);
-      assert.ok(stored.evidence.checks.some((c) => c.rule === 'error_rate' && !c.passed && c.threshold === 0.02));
+      assert.ok(stored.evidence.checks.some((c) => c.rule === firstRule && !c.passed));
 
       const metrics = await edge.admin.metrics();
       assert.equal(metricValue(metrics, 'rf_edge_rollbacks_total', { route: ROUTE_ID, actor: 'judge' }), 1);
@@ -135,12 +136,11 @@ describe('automatic rollback', () => {
     }).finally(() => load.stop());
   });
 
-  test('500 ms of added service latency rolls back on the p99 rule', async (t) => {
+  test('500 ms of added service latency rolls back on the latency rules', async (t) => {
     const f = await createRolloutFixture({
       label: 'latency',
       redis: true,
       postgres: true,
-      tuning: DEFAULT_LATENCY_TUNING,
     });
     fixture = f;
     const edge = await f.startEdge();
@@ -158,13 +158,25 @@ describe('automatic rollback', () => {
       assert.ok(row);
       assert.deepEqual([row.to, row.toWeight, row.actor], ['rolled_back', 0, 'judge']);
       const failed = failedRules(row);
-      assert.ok(failed.length > 0 && failed.every((rule) => rule === 'p99' || rule === 'p99_ratio'), failed.join());
+      assert.ok(
+        failed.length > 0 && failed.every((rule) => ['p99', 'p99_ratio', 'latency'].includes(rule)),
+        failed.join(),
+      );
       const service = row.evidence?.figures?.service;
       assert.ok(service && service.errors === 0 && (service.p99Ms ?? 0) >= 500, JSON.stringify(service));
       const ratio = row.evidence?.checks?.find((c) => c.rule === 'p99_ratio');
       assert.equal(ratio?.threshold, 1.5);
 
+      // Why, in the admin API and the metrics: the verdict that rolled back, with the judge's inputs.
+      const shown = (await edge.admin.route()) as unknown as {
+        verdict: { outcome: string; evidence: { service: { requests: number; p50Ms: number | null } } } | null;
+      };
+      assert.equal(shown.verdict?.outcome, 'unhealthy');
+      assert.ok((shown.verdict?.evidence.service.requests ?? 0) > 0, JSON.stringify(shown.verdict));
       const metrics = await edge.admin.metrics();
+      assert.ok(
+        metricValue(metrics, 'rf_edge_judge_requests', { route: ROUTE_ID, target: 'service', kind: 'requests' }) > 0,
+      );
       assert.equal(metricValue(metrics, 'rf_edge_rollbacks_total', { route: ROUTE_ID, actor: 'judge' }), 1);
       assert.equal(
         metricValue(metrics, 'rf_edge_verdicts_total', {

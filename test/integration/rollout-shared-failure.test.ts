@@ -55,13 +55,16 @@ describe('a failure shared by the monolith and the service', () => {
       const serviceErrors = load.samples.filter(
         (s) => s.sentAt >= faultAt + 200 && s.sentAt < faultEnd && s.servedBy !== null && s.status === 503,
       );
-      // The failure was real on both sides: users saw 5xx from the monolith and from the service alike.
-      assert.ok(during.failed > during.total * 0.4, `${during.failed} of ${during.total} failed`);
-      assert.ok(serviceErrors.some((s) => s.servedBy === 'agents-service'));
+      // The failure was real on both sides: users saw 5xx from the monolith, and the service's 503s were either
+      // seen as such or (a GET may be sent again) answered by the failing monolith instead: both count against the
+      // service for the judge.
+      assert.ok(during.failed > during.total * 0.3, `${during.failed} of ${during.total} failed`);
       assert.ok(serviceErrors.some((s) => s.servedBy === 'monolith'));
+      const metrics = await edge.admin.metrics();
+      const fellBack = metricValue(metrics, 'rf_edge_fallbacks_total', { route: ROUTE_ID, reason: 'status' });
+      assert.ok(serviceErrors.some((s) => s.servedBy === 'agents-service') || fellBack > 0, `${fellBack} fallbacks`);
 
       assert.equal((await edge.admin.history()).length, transitionsBefore, 'no transition while both failed');
-      const metrics = await edge.admin.metrics();
       assert.equal(metricValue(metrics, 'rf_edge_rollbacks_total', { route: ROUTE_ID }), 0);
       const inconclusive =
         metricValue(metrics, 'rf_edge_verdicts_total', {

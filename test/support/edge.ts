@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { createLogger } from '../../src/adapters/logger.ts';
 import { createMetrics, type EdgeMetrics } from '../../src/adapters/metrics.ts';
 import type { HostPolicy, RouteTable, ShadowPolicy, UpstreamConfig } from '../../src/config/types.ts';
+import type { FallbackPolicy } from '../../src/core/fallback-policy.ts';
 import type { Decision, Outcome, Target } from '../../src/core/types.ts';
 import { createEdgeServer, type EdgeRouting, type EdgeServer } from '../../src/http/edge-server.ts';
 import { TEST_ROLLOUT } from './route-table-fixtures.ts';
@@ -29,6 +30,8 @@ export interface PrefixRoute {
   /** `shadow`: served by legacy, copied to the service. Default `service`. */
   readonly mode?: 'legacy' | 'service' | 'shadow';
   readonly shadow?: ShadowPolicy;
+  /** Fallback to the monolith; hand-built routes have none unless given. */
+  readonly fallback?: FallbackPolicy;
 }
 
 export interface TableSpec {
@@ -73,6 +76,7 @@ export function makeTable(spec: TableSpec): RouteTable {
       adapter: null,
       rollout: TEST_ROLLOUT,
       ...(r.shadow === undefined ? {} : { shadow: r.shadow }),
+      ...(r.fallback === undefined ? {} : { fallback: r.fallback }),
       line: i + 1,
     })),
     trustedProxies: spec.trustedProxies ?? [],

@@ -188,7 +188,8 @@ describe('advancing', () => {
   test('too little traffic holds the step however long it lasts', async () => {
     const h = harness();
     await h.controller.applyConfig(fastTable([{ id: ROUTE }]));
-    await run(h, 60, { servicePerSecond: 2 }); // 10 service requests per 5 s window < minSamples 20
+    // The evidence adds up over the step (a sequential test): only a service that gets nothing holds for good.
+    await run(h, 60, { servicePerSecond: 0 });
     assert.equal(h.state()?.weight, 10);
     assert.equal(h.state()?.phase, 'canary');
     const held = await gauge(h.metrics, 'rf_edge_verdicts_total', {
@@ -234,10 +235,14 @@ describe('rolling back', () => {
     assert.equal(row.toWeight, 0);
     assert.equal(row.actor, 'judge');
     const verdict = row.evidence as Verdict;
-    assert.equal(verdict.outcome, 'unhealthy');
+    // Half the service's answers failing against none of the monolith's is the hard guard's case: at once.
+    assert.equal(verdict.outcome, 'critical');
     assert.ok(verdict.figures.service.errors > 0);
-    assert.ok(verdict.checks.some((c) => c.rule === 'error_rate' && !c.passed && c.threshold === 0.02));
-    assert.match(row.reason, /service error rate \d+\.\d% \(\d+\/\d+\) exceeds 2\.0%/);
+    assert.ok(verdict.checks.some((c) => c.rule === 'error_burst' && !c.passed && c.threshold === 0.1));
+    assert.match(
+      row.reason,
+      /^last 5 s: service errors \d+\/\d+ vs monolith 0\/\d+; the service is at least \d+\.\d+% worse/,
+    );
 
     assert.equal(await gauge(h.metrics, 'rf_edge_rollbacks_total', { route: ROUTE, actor: 'judge' }), 1);
     assert.equal(await gauge(h.metrics, 'rf_edge_route_weight_percent', { route: ROUTE }), 0);
@@ -446,7 +451,8 @@ describe('a blind store', () => {
     const row = h.audit.events.find((e) => e.to === 'rolled_back');
     assert.ok(row, 'the local rollback is audited');
     assert.equal(row.actor, 'judge');
-    assert.equal((row.evidence as Verdict).outcome, 'unhealthy');
+    // 50 % errors against none: the hard guard, far beyond the monolith.
+    assert.equal((row.evidence as Verdict).outcome, 'critical');
     assert.equal(h.logs.events('rollout.transition').find((l) => l.to === 'rolled_back')?.local, true);
     assert.equal(h.writeBacks.length, 1);
 

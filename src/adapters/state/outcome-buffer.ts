@@ -3,7 +3,8 @@
 // one-second slot hashes that every replica adds into. Reading turns those hashes back into the core's
 // OutcomeSlot, so stats come from the same `statsFromSlots` as the in-process window.
 //
-// Slot hash fields: n (requests), e (errors), f (transport failures), h<i> (latency bucket i), and
+// Slot hash fields: n (requests), e (errors), f (transport failures), d (recorded while the edge's loop was
+// stalled), h<i> (latency bucket i), and
 // t:<instanceId>: that replica's run of transport failures at the end of the second. Counters add across
 // replicas; a run does not (a success on one replica ends only its own run), so each replica owns its run field
 // and overwrites it, and a reader adds the runs up as the core's `mergeSlots` does.
@@ -19,6 +20,7 @@ export interface BufferedSlot {
   requests: number;
   errors: number;
   transportFailures: number;
+  edgeDelayed: number;
   /** Sparse: bucket index → count. */
   readonly latency: Map<number, number>;
 }
@@ -85,6 +87,7 @@ export function createOutcomeBuffer(options: {
           requests: 0,
           errors: 0,
           transportFailures: 0,
+          edgeDelayed: 0,
           latency: new Map(),
         };
         slots.set(key, slot);
@@ -93,7 +96,8 @@ export function createOutcomeBuffer(options: {
       if (isErrorOutcome(outcome)) slot.errors += 1;
       const transport = outcome.transportError || outcome.status === 0;
       if (transport) slot.transportFailures += 1;
-      const bucket = latencyBucket(outcome.latencyMs);
+      if (outcome.edgeDelayed === true) slot.edgeDelayed += 1;
+      const bucket = latencyBucket(outcome.upstreamMs ?? outcome.latencyMs);
       slot.latency.set(bucket, (slot.latency.get(bucket) ?? 0) + 1);
       const run = tails.get(key);
       const tail = transport ? (run?.tail ?? 0) + 1 : 0;
@@ -123,6 +127,7 @@ export function createOutcomeBuffer(options: {
         older.requests += newer.requests;
         older.errors += newer.errors;
         older.transportFailures += newer.transportFailures;
+        older.edgeDelayed += newer.edgeDelayed;
         for (const [bucket, count] of newer.latency)
           older.latency.set(bucket, (older.latency.get(bucket) ?? 0) + count);
       }
@@ -148,6 +153,7 @@ export function slotFromHash(second: number, hash: Readonly<Record<string, strin
   let errors = 0;
   let transportFailures = 0;
   let tailTransportFailures = 0;
+  let edgeDelayed = 0;
   const latency: number[] = [];
   for (const [field, value] of Object.entries(hash)) {
     const n = Number(value);
@@ -155,6 +161,7 @@ export function slotFromHash(second: number, hash: Readonly<Record<string, strin
     if (field === 'n') requests = n;
     else if (field === 'e') errors = n;
     else if (field === 'f') transportFailures = n;
+    else if (field === 'd') edgeDelayed = n;
     else if (field.startsWith('t:')) tailTransportFailures += n;
     else if (field.startsWith('h')) {
       const bucket = Number(field.slice(1));
@@ -162,5 +169,5 @@ export function slotFromHash(second: number, hash: Readonly<Record<string, strin
     }
   }
   if (requests === 0) return null;
-  return { second, requests, errors, transportFailures, latency, tailTransportFailures };
+  return { second, requests, errors, transportFailures, latency, tailTransportFailures, edgeDelayed };
 }

@@ -405,6 +405,7 @@ export function createRedisStateStore(options: RedisStateStoreOptions): RedisSta
       tx.hincrby(key, 'n', slot.requests);
       if (slot.errors > 0) tx.hincrby(key, 'e', slot.errors);
       if (slot.transportFailures > 0) tx.hincrby(key, 'f', slot.transportFailures);
+      if (slot.edgeDelayed > 0) tx.hincrby(key, 'd', slot.edgeDelayed);
       for (const [bucket, count] of slot.latency) tx.hincrby(key, `h${bucket}`, count);
       tx.hset(key, tailFieldName, String(batch.tails.get(slot) ?? 0));
       tx.pexpire(key, slotTtlMs);
