@@ -169,7 +169,10 @@ export async function startRfEdge(options: RfEdgeOptions): Promise<Target> {
   // stdout carries pino's JSON lines, one per request; stderr the human start-up banner and any crash.
   const logFile = join(workDir, `${name}.log`);
   const errFile = join(workDir, `${name}.stderr`);
-  const child = launch(process.execPath, [join(repoRoot, 'bin', 'rf-edge'), 'start'], {
+  // BENCH_RF_EDGE_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=prof`) profiles the edge under the bench's load; Node
+  // refuses --cpu-prof in NODE_OPTIONS, and NODE_OPTIONS would profile every child besides.
+  const nodeArgs = (process.env['BENCH_RF_EDGE_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+  const child = launch(process.execPath, [...nodeArgs, join(repoRoot, 'bin', 'rf-edge'), 'start'], {
     cwd: repoRoot,
     env,
     logFile,
