@@ -9,6 +9,7 @@ import type { EdgeMetrics } from '../adapters/metrics.ts';
 import type { RouteTable } from '../config/types.ts';
 import { normalizeIp, resolveClientIp } from '../core/client-ip.ts';
 import { EdgeError } from '../core/errors.ts';
+import type { BodyReplay, FallbackPolicy } from '../core/fallback-policy.ts';
 import { checkHeaders, checkRequestTarget } from '../core/path-safety.ts';
 import type { Decision, Target } from '../core/types.ts';
 import type { ShadowAdaptation } from './adapted-exchange.ts';
@@ -142,34 +143,23 @@ export class Admission {
     ) {
       body = this.#startShadow(raw, state, decision, plan, peer, url, body, upgrade);
     }
-    const targetOf = (to: UpstreamPlan, upgradeTo: string | null): ForwardTarget => ({
-      upstream: to.config,
-      path: to.config.basePath + url,
-      headers: buildUpstreamHeaders(raw.rawHeaders, {
-        host: to.host,
-        peer: peer.ip,
-        peerTrusted: peer.trusted,
-        proto: 'http',
-        requestId: state.id,
-        overrideHeader: plan.overrideHeader,
-        overrideCookie: plan.overrideCookie,
-        upgrade: upgradeTo,
-      }),
-    });
-    const target = targetOf(upstream, upgrade);
+    const target = forwardTarget(raw.rawHeaders, peer, plan, state.id, url, upstream, upgrade);
     let fallback: FallbackPlan | null = null;
     if (decision.target === 'service' && decision.routeId !== null && upgrade === null) {
       const policy = plan.fallbacks.get(decision.routeId);
       const legacy = plan.legacy;
       if (policy !== undefined && legacy !== undefined) {
-        fallback = {
-          routeId: decision.routeId,
+        fallback = new LegacyFallback(
+          decision.routeId,
           policy,
           legacy,
-          body: bodyReplayOf(headers, hasBody, policy.maxBodyBytes),
-          // Built only if the monolith is asked: most service requests never need it.
-          target: () => targetOf(legacy, null),
-        };
+          bodyReplayOf(headers, hasBody, policy.maxBodyBytes),
+          raw.rawHeaders,
+          peer,
+          plan,
+          state.id,
+          url,
+        );
       }
     }
     return { target, body, fallback };
@@ -265,6 +255,74 @@ export class Admission {
       this.#decisionCounters.set(key, counter);
     }
     counter.inc();
+  }
+}
+
+/** The request for upstream `to`: its base path + the raw target, the client's headers as forward-headers builds them. */
+function forwardTarget(
+  rawHeaders: string[],
+  peer: PeerInfo,
+  plan: TablePlan,
+  requestId: string,
+  url: string,
+  to: UpstreamPlan,
+  upgradeTo: string | null,
+): ForwardTarget {
+  return {
+    upstream: to.config,
+    path: to.config.basePath + url,
+    headers: buildUpstreamHeaders(rawHeaders, {
+      host: to.host,
+      peer: peer.ip,
+      peerTrusted: peer.trusted,
+      proto: 'http',
+      requestId,
+      overrideHeader: plan.overrideHeader,
+      overrideCookie: plan.overrideCookie,
+      upgrade: upgradeTo,
+    }),
+  };
+}
+
+/**
+ * A service request's fallback plan. Its target is built only if the monolith is asked (most service requests never
+ * need it), from fields rather than a closure: a closure per request is allocated, and named by tsx's `__name`.
+ */
+class LegacyFallback implements FallbackPlan {
+  readonly routeId: string;
+  readonly policy: FallbackPolicy;
+  readonly legacy: UpstreamPlan;
+  readonly body: BodyReplay;
+  readonly #rawHeaders: string[];
+  readonly #peer: PeerInfo;
+  readonly #plan: TablePlan;
+  readonly #requestId: string;
+  readonly #url: string;
+
+  constructor(
+    routeId: string,
+    policy: FallbackPolicy,
+    legacy: UpstreamPlan,
+    body: BodyReplay,
+    rawHeaders: string[],
+    peer: PeerInfo,
+    plan: TablePlan,
+    requestId: string,
+    url: string,
+  ) {
+    this.routeId = routeId;
+    this.policy = policy;
+    this.legacy = legacy;
+    this.body = body;
+    this.#rawHeaders = rawHeaders;
+    this.#peer = peer;
+    this.#plan = plan;
+    this.#requestId = requestId;
+    this.#url = url;
+  }
+
+  target(): ForwardTarget {
+    return forwardTarget(this.#rawHeaders, this.#peer, this.#plan, this.#requestId, this.#url, this.legacy, null);
   }
 }
 

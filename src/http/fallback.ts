@@ -15,8 +15,8 @@ import type { EdgeRequestState, UpstreamPlan } from './request-state.ts';
 export interface FallbackPlan {
   readonly routeId: string;
   readonly policy: FallbackPolicy;
-  /** The same request for the legacy upstream (its own Host policy and base path). */
-  readonly target: () => ForwardTarget;
+  /** The same request for the legacy upstream (its own Host policy and base path); built when called. */
+  target(): ForwardTarget;
   readonly legacy: UpstreamPlan;
   /** How the body can be sent again; 'buffered' means the edge reads it into memory before forwarding. */
   readonly body: BodyReplay;
