@@ -68,8 +68,12 @@ export function buildUpstreamHeaders(rawHeaders: readonly string[], ctx: Upstrea
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
     if (name.length === 10 && name.toLowerCase() === 'connection') {
+      const value = rawHeaders[i + 1]!;
+      // Nearly every client says `Connection: keep-alive` (or close), names that are stripped anyway.
+      const lowerValue = value.toLowerCase();
+      if (lowerValue === 'keep-alive' || lowerValue === 'close') continue;
       connectionValues ??= [];
-      connectionValues.push(rawHeaders[i + 1]!);
+      connectionValues.push(value);
     }
   }
   const named = connectionValues === null ? null : connectionTokens(connectionValues);
@@ -153,9 +157,18 @@ export function forwardedNode(ip: string): string {
 
 const TCHAR = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
+let lastQuoted = '';
+let lastQuote = '""';
+
 /** RFC 7239 §4: a value is a token or a quoted-string (`host="example.com:8080"`). */
 export function quoteIfNeeded(value: string): string {
-  return TCHAR.test(value) ? value : `"${value.replace(/(["\\])/g, '\\$1')}"`;
+  // Every request to one edge names the same few hosts: the last answer is kept (a regex test and replace each time
+  // were a visible share of building the upstream headers).
+  if (value === lastQuoted) return lastQuote;
+  const quoted = TCHAR.test(value) ? value : `"${value.replace(/(["\\])/g, '\\$1')}"`;
+  lastQuoted = value;
+  lastQuote = quoted;
+  return quoted;
 }
 
 /** The Cookie header without the cookie `name` (every other cookie kept as written); '' when nothing is left. */
