@@ -133,14 +133,24 @@ function str(value: string): string {
 
 let lastMs = 0;
 let lastIso = '';
+let lastSecond = -1;
+let secondPrefix = '';
 
-/** `new Date().toISOString()`, once per millisecond at most (many requests share one under load). */
+/**
+ * `new Date().toISOString()`, once per millisecond at most (many requests share one under load), and only the
+ * milliseconds formatted by hand within a second (toISOString costs ~0.5 µs; this ~0.03).
+ */
 function isoNow(): string {
   const now = Date.now();
-  if (now !== lastMs) {
-    lastMs = now;
-    lastIso = new Date(now).toISOString();
+  if (now === lastMs) return lastIso;
+  lastMs = now;
+  const ms = now % 1000;
+  const second = now - ms;
+  if (second !== lastSecond) {
+    lastSecond = second;
+    secondPrefix = new Date(second).toISOString().slice(0, 20); // `2026-12-06T19:41:49.`
   }
+  lastIso = `${secondPrefix}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z`;
   return lastIso;
 }
 
