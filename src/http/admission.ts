@@ -204,18 +204,7 @@ export class Admission {
     );
     if (copy === null) return body;
     const route = copy.route;
-    const headersFor = (host: string | null, requestId: string) =>
-      buildUpstreamHeaders(raw.rawHeaders, {
-        host,
-        peer: peer.ip,
-        peerTrusted: peer.trusted,
-        proto: 'http',
-        requestId,
-        overrideHeader: plan.overrideHeader,
-        overrideCookie: plan.overrideCookie,
-        upgrade: null,
-      });
-    const headers = headersFor(route.host, `${state.id}-shadow`);
+    const headers = upstreamHeaders(raw.rawHeaders, peer, plan, route.host, `${state.id}-shadow`, null);
     // A route with a legacy adapter: the copy asks the service in its own contract, and its answer is translated
     // back before the comparison (v1 against adapted v2).
     const adapted = this.#adaptShadow?.(plan.routing.table, routeId, state.method, url, headers);
@@ -227,7 +216,10 @@ export class Admission {
     // The per-request noise call: the same request to the monolith once more, addressed as the primary was.
     const noise =
       copy.wantsNoiseCall && route.legacy !== null
-        ? { path: route.legacy.basePath + url, headers: headersFor(route.legacyHost, `${state.id}-noise`) }
+        ? {
+            path: route.legacy.basePath + url,
+            headers: upstreamHeaders(raw.rawHeaders, peer, plan, route.legacyHost, `${state.id}-noise`, null),
+          }
         : undefined;
     const sent = copy.send(
       adapted === undefined
@@ -271,17 +263,29 @@ function forwardTarget(
   return {
     upstream: to.config,
     path: to.config.basePath + url,
-    headers: buildUpstreamHeaders(rawHeaders, {
-      host: to.host,
-      peer: peer.ip,
-      peerTrusted: peer.trusted,
-      proto: 'http',
-      requestId,
-      overrideHeader: plan.overrideHeader,
-      overrideCookie: plan.overrideCookie,
-      upgrade: upgradeTo,
-    }),
+    headers: upstreamHeaders(rawHeaders, peer, plan, to.host, requestId, upgradeTo),
   };
+}
+
+/** The client's headers for an upstream (forward-headers), as this hop sends them. */
+function upstreamHeaders(
+  rawHeaders: string[],
+  peer: PeerInfo,
+  plan: TablePlan,
+  host: string | null,
+  requestId: string,
+  upgrade: string | null,
+): string[] {
+  return buildUpstreamHeaders(rawHeaders, {
+    host,
+    peer: peer.ip,
+    peerTrusted: peer.trusted,
+    proto: 'http',
+    requestId,
+    overrideHeader: plan.overrideHeader,
+    overrideCookie: plan.overrideCookie,
+    upgrade,
+  });
 }
 
 /**
