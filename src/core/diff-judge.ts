@@ -18,7 +18,7 @@ import type { Verdict, VerdictCheck } from './types.ts';
  * A fixed-level bound, unlike the sequential judge's anytime-valid ones: the gate must open after a few hundred
  * comparisons, and a confidence sequence at the judge's alpha needs thousands before its upper bound drops below a
  * 1 % limit. The price is that looking every second lets noise cross it more often than 1 %; the diff rule's window
- * and minimum sample limit that, and moving it to a confidence sequence is open work (README "Known gaps").
+ * and minimum sample limit that, and moving it to a confidence sequence is open work (README, "Known gaps").
  */
 const CONFIDENCE = 0.99;
 
