@@ -33,7 +33,7 @@ before(async () => {
     monolith,
     service,
     `stickiness: [header:x-user-id]
-rollout: { steps: [50], stepInterval: 1h, window: 10s, evaluateEvery: 250ms, minSamples: 10, maxP99Ms: 5000, maxP99Ratio: 10 }
+rollout: { steps: [50], stepInterval: 1h, window: 10s, evaluateEvery: 250ms, minSamples: 10 }
 routes:
   - { id: agents-list, path: /api/agents, methods: [GET, HEAD], service: agents, flag: raptorflow.agents-read, mode: canary, adapter: agents-v1 }
 `,

@@ -113,9 +113,6 @@ interface RouteResponse {
   updatedBy: string;
 }
 
-/** These tests are about answers: a busy test machine's latency must not decide them (the judge has its own tests). */
-const LOOSE_LATENCY = 'maxP99Ms: 10000, maxP99Ratio: 100';
-
 function routesYaml(upstreams: { monolith: string; service: string }, route: string): string {
   return `version: 1
 upstreams:
@@ -268,7 +265,7 @@ describe('shadow comparison: noise is cancelled, real differences are found and 
     service: items
     flag: raptorflow.agents-read
     mode: canary
-    rollout: { steps: [10, 50], stepInterval: 1h, minSamples: 5, evaluateEvery: 100ms, window: 30s, ${LOOSE_LATENCY} }
+    rollout: { steps: [10, 50], stepInterval: 1h, minSamples: 5, evaluateEvery: 100ms, window: 30s }
     shadow:
       gate: true
       minRequests: 200
@@ -345,7 +342,7 @@ describe('shadow comparison: noise is cancelled, real differences are found and 
     service: items
     flag: raptorflow.agents-read
     mode: canary
-    rollout: { steps: [10, 20], stepInterval: 1h, minSamples: 5, evaluateEvery: 100ms, window: 30s, ${LOOSE_LATENCY} }
+    rollout: { steps: [10, 20], stepInterval: 1h, minSamples: 5, evaluateEvery: 100ms, window: 30s }
     shadow:
       gate: true
       minRequests: 300
