@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { pino } from 'pino';
-import { createLogger, type Logger, rawLineSink } from '../../src/adapters/logger.ts';
+import { createLogger, LineBatch, type Logger, rawLineSink } from '../../src/adapters/logger.ts';
 import { createMetrics } from '../../src/adapters/metrics.ts';
 import type { Decision } from '../../src/core/types.ts';
 import { RequestRecorder } from '../../src/http/request-record.ts';
@@ -127,4 +127,37 @@ test('no request line below the info level', () => {
   const fast = collecting();
   run(createLogger('warn', fast.stream), cases[0]!);
   assert.deepEqual(fast.lines, []);
+});
+
+test('the line batch hands lines over in order, a chunk at a time, and the rest on flush', () => {
+  const writes: string[] = [];
+  const batch = new LineBatch({ write: (chunk: Buffer) => void writes.push(chunk.toString()) }, 100);
+  const lines = Array.from({ length: 25 }, (_, i) => `{"n":${i},"pad":"${'x'.repeat(i % 7)}"}\n`);
+  for (const line of lines) batch.write(line);
+  assert.ok(writes.length >= 2, `full chunks were written before the flush (${writes.length})`);
+  for (const chunk of writes) assert.ok(chunk.length <= 100 && chunk.endsWith('\n'), 'whole lines, at most a chunk');
+  const before = writes.length;
+  batch.flush();
+  assert.equal(writes.length, before + 1, 'the partial chunk goes on flush');
+  assert.equal(writes.join(''), lines.join(''), 'every line once, in order');
+  batch.flush();
+  assert.equal(writes.length, before + 1, 'nothing to flush: no empty write');
+});
+
+test('the line batch calls back once its destination has written (pino logger.flush(cb))', async () => {
+  const order: string[] = [];
+  const batch = new LineBatch(
+    {
+      write: (chunk: Buffer) => void order.push(`write ${chunk.toString().trim()}`),
+      flush: (done) => {
+        order.push('destination flush');
+        setImmediate(done);
+      },
+    },
+    1000,
+  );
+  batch.write('{"a":1}\n');
+  batch.write(`{"long":"${'é'.repeat(400)}"}\n`);
+  await new Promise<void>((resolve, reject) => batch.flush((err) => (err ? reject(err) : resolve())));
+  assert.deepEqual(order, ['write {"a":1}', `write {"long":"${'é'.repeat(400)}"}`, 'destination flush']);
 });
