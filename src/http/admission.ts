@@ -10,6 +10,7 @@ import type { RouteTable } from '../config/types.ts';
 import { normalizeIp, resolveClientIp } from '../core/client-ip.ts';
 import { EdgeError } from '../core/errors.ts';
 import type { BodyReplay, FallbackPolicy } from '../core/fallback-policy.ts';
+import { childMap } from '../core/nested-map.ts';
 import { checkHeaders, checkRequestTarget } from '../core/path-safety.ts';
 import type { Decision, Target } from '../core/types.ts';
 import type { ShadowAdaptation } from './adapted-exchange.ts';
@@ -67,8 +68,11 @@ export class Admission {
   readonly #shadows: ShadowTraffic;
   readonly #verifyOverride: ((token: string) => Target | null) | null;
   readonly #adaptShadow: AdmissionOptions['adaptShadow'];
-  /** Decision counter children by route/target/reason, looked up by one string key (prom-client hashes labels). */
-  readonly #decisionCounters = new Map<string, { inc(): void }>();
+  /**
+   * Decision counter children by route, then target and reason (prom-client hashes its labels on every call; nested
+   * maps look up the decision's own strings, whose hashes V8 keeps, instead of building and hashing a key).
+   */
+  readonly #decisionCounters = new Map<string, Map<string, Map<string, { inc(): void }>>>();
 
   constructor(options: AdmissionOptions) {
     this.#metrics = options.metrics;
@@ -240,11 +244,12 @@ export class Admission {
 
   #countDecision(decision: Decision): void {
     const route = decision.routeId ?? '-';
-    const key = `${route}\u0000${decision.target}\u0000${decision.reason}`;
-    let counter = this.#decisionCounters.get(key);
+    const byTarget = childMap(this.#decisionCounters, route);
+    const byReason = childMap(byTarget, decision.target);
+    let counter = byReason.get(decision.reason);
     if (counter === undefined) {
       counter = this.#metrics.decisions.labels(route, decision.target, decision.reason);
-      this.#decisionCounters.set(key, counter);
+      byReason.set(decision.reason, counter);
     }
     counter.inc();
   }

@@ -3,6 +3,7 @@
 
 import { type Logger, type RawLineSink, rawLineSink } from '../adapters/logger.ts';
 import type { EdgeMetrics } from '../adapters/metrics.ts';
+import { childMap } from '../core/nested-map.ts';
 import type { Outcome } from '../core/types.ts';
 import type { EdgeRequestState } from './request-state.ts';
 
@@ -41,7 +42,8 @@ export class RequestRecorder {
     const decision = state.decision;
     const route = decision?.routeId ?? '-';
     const target = decision?.target ?? '-';
-    const statusClass = failed || status === 0 ? 'error' : `${Math.floor(status / 100)}xx`;
+    const hundreds = Math.floor(status / 100);
+    const statusClass = failed || status === 0 ? 'error' : (STATUS_CLASS[hundreds] ?? `${hundreds}xx`);
     const upstreamError = state.upstreamError;
     if (upstreamError !== null) {
       this.#metrics.upstreamErrors.inc({ upstream: state.upstream?.config.name ?? '-', kind: upstreamError.kind });
@@ -154,24 +156,32 @@ function isoNow(): string {
   return lastIso;
 }
 
-/** Children of the per-request metrics, looked up by a string key instead of prom-client's label hashing. */
+/** `status_class` label values for the common hundreds, made once (an upstream's 6xx–9xx gets its own). */
+const STATUS_CLASS: readonly (string | undefined)[] = [undefined, '1xx', '2xx', '3xx', '4xx', '5xx'];
+
+interface RequestMetricChild {
+  readonly count: { inc(): void };
+  readonly duration: { observe(v: number): void };
+}
+
+/** Children of the per-request metrics, found through nested maps by label instead of prom-client's label hashing. */
 class RequestMetricCache {
   readonly #metrics: EdgeMetrics;
-  readonly #children = new Map<string, { count: { inc(): void }; duration: { observe(v: number): void } }>();
+  readonly #children = new Map<string, Map<string, Map<string, Map<string, RequestMetricChild>>>>();
 
   constructor(metrics: EdgeMetrics) {
     this.#metrics = metrics;
   }
 
   observe(route: string, target: string, method: string, statusClass: string, seconds: number): void {
-    const key = `${route}\u0000${target}\u0000${method}\u0000${statusClass}`;
-    let child = this.#children.get(key);
+    const byStatus = childMap(childMap(childMap(this.#children, route), target), method);
+    let child = byStatus.get(statusClass);
     if (child === undefined) {
       child = {
         count: this.#metrics.requests.labels(route, target, method, statusClass),
         duration: this.#metrics.requestDuration.labels(route, target, method, statusClass),
       };
-      this.#children.set(key, child);
+      byStatus.set(statusClass, child);
     }
     child.count.inc();
     child.duration.observe(seconds);
