@@ -74,7 +74,10 @@ export function launchScript(modulePath: string, args: readonly string[], option
     fork(modulePath, [...args], {
       cwd: options.cwd,
       env: options.env ?? process.env,
-      execArgv: ['--import', 'tsx'],
+      // BENCH_SCRIPT_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=prof`) profiles the node proxies and the upstream,
+      // as BENCH_RF_EDGE_NODE_ARGS does rf-edge: comparing the node floor's profile with rf-edge's shows what the
+      // edge's features cost.
+      execArgv: ['--import', 'tsx', ...(process.env['BENCH_SCRIPT_NODE_ARGS'] ?? '').split(' ').filter(Boolean)],
       stdio: [...stdioFor(options), 'ipc'],
       detached: true,
     }),

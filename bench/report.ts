@@ -76,6 +76,12 @@ export interface Verdict {
   readonly bareCpuOverEdge: FloorCheck;
   /** rf-edge p99 minus direct p99 at the fixed rate, in ms. */
   readonly p99AddedMs: FloorCheck;
+  /**
+   * No floor, for reading the others: the node floor's CPU/req as a multiple of nginx's (what node:http + undici
+   * cost before any feature) and rf-edge's over the node floor's (what the features add), per round. Absent in
+   * results of older runs.
+   */
+  readonly stack?: { readonly floorVsNginx: readonly number[]; readonly edgeVsFloor: readonly number[] };
   readonly warnings: readonly string[];
 }
 
@@ -187,6 +193,8 @@ export function judge(max: readonly Measurement[], fixedRate: readonly Measureme
   };
   const vsNginx = paired(max, 'rf-edge', 'nginx', cpuQuotient).filter((v) => !Number.isNaN(v));
   const bareOverEdge = paired(max, 'bare-http-proxy', 'rf-edge', cpuQuotient).filter((v) => !Number.isNaN(v));
+  const floorVsNginx = paired(max, 'node-floor', 'nginx', cpuQuotient).filter((v) => !Number.isNaN(v));
+  const edgeVsFloor = paired(max, 'rf-edge', 'node-floor', cpuQuotient).filter((v) => !Number.isNaN(v));
 
   for (const m of [...max, ...fixedRate]) {
     const label = `${m.target} (${m.load.mode}, round ${m.round})`;
@@ -232,6 +240,7 @@ export function judge(max: readonly Measurement[], fixedRate: readonly Measureme
     cpuVsNginx: floorCheck(vsNginx, NGINX_CPU_CEILING, (v) => v <= NGINX_CPU_CEILING),
     bareCpuOverEdge: floorCheck(bareOverEdge, BARE_CPU_FLOOR, (v) => v >= BARE_CPU_FLOOR),
     p99AddedMs: floorCheck(p99Added, P99_ADDED_CEILING_MS, (v) => v <= P99_ADDED_CEILING_MS),
+    stack: { floorVsNginx, edgeVsFloor },
     warnings,
   };
 }
@@ -269,6 +278,28 @@ function table(header: readonly string[], rows: readonly (readonly string[])[]):
       .join('  ')
       .trimEnd();
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+/** Where rf-edge's CPU goes: the stack it is built on (the node floor) against nginx, and its features on top. */
+function stackLines(verdict: Verdict, max: readonly TargetSummary[]): string[] {
+  const floorCpu = max.find((m) => m.target === 'node-floor')?.proxyCpuUsPerRequest ?? null;
+  const stack = verdict.stack;
+  if (floorCpu === null || stack === undefined) return [];
+  const perRound = (values: readonly number[]) =>
+    values.length > 1 ? ` (rounds ${values.map((n) => n.toFixed(2)).join(', ')})` : '';
+  const lines = [`Stack floor (node:http + undici dispatch, no features): ${fmtUs(floorCpu)} µs/req`];
+  if (stack.floorVsNginx.length > 0) {
+    lines.push(
+      `- node floor CPU/req ÷ nginx: ${median(stack.floorVsNginx).toFixed(2)}×${perRound(stack.floorVsNginx)}`,
+    );
+  }
+  if (stack.edgeVsFloor.length > 0) {
+    lines.push(
+      `- rf-edge CPU/req ÷ node floor (what routing, flags, stickiness, log line and metrics add): ` +
+        `${median(stack.edgeVsFloor).toFixed(2)}×${perRound(stack.edgeVsFloor)}`,
+    );
+  }
+  return lines;
 }
 
 export function formatReport(results: BenchResults): string {
@@ -371,6 +402,8 @@ export function formatReport(results: BenchResults): string {
       ],
     ),
   );
+  const floorLines = stackLines(verdict, summary.max);
+  if (floorLines.length > 0) out.push('', ...floorLines);
   const plain = summary.max.find((m) => m.target === 'rf-edge')?.proxyCpuUsPerRequest ?? null;
   const adapted = summary.max.find((m) => m.target === 'rf-edge-adapted')?.proxyCpuUsPerRequest ?? null;
   if (plain !== null && adapted !== null) {

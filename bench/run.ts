@@ -3,7 +3,7 @@
 //
 //   npm run bench -- [--rounds 3] [--duration 3] [--warmup 1] [--connections 50]
 //                    [--rate 5000] [--rate-duration 3] [--rate-connections 64]
-//                    [--only direct,bare-http-proxy,nginx,rf-edge,rf-edge-adapted] [--out bench/results/latest.json] [--check]
+//                    [--only direct,bare-http-proxy,node-floor,nginx,rf-edge,rf-edge-adapted,rf-edge-shadow] [--out bench/results/latest.json] [--check]
 //
 // --check exits 1 when a floor is missed or could not be measured (issue 2: rf-edge ≥ 0.85× bare requests/s, p99
 // added ≤ 2 ms; issue 10: CPU/req ≤ 3.3× nginx's and ≥ 1.3× cheaper than bare @fastify/http-proxy); without it the
@@ -20,18 +20,26 @@ import { type Measurement, startLoadGenerator } from './measure.ts';
 import { canReadProcessCpu } from './process-cpu.ts';
 import { type BenchResults, type BenchSettings, formatReport, judge, summarise } from './report.ts';
 import { writeResultsFile } from './results-file.ts';
-import { startBareHttpProxy } from './targets/bare-http-proxy.ts';
 import { directTarget } from './targets/direct.ts';
 import { findNginx, NGINX_MISSING_MESSAGE, startNginx } from './targets/nginx.ts';
+import { type NodeProxyName, startNodeProxy } from './targets/node-proxies.ts';
 import { RF_EDGE_BENCH_PATHS, startRfEdge } from './targets/rf-edge.ts';
 import type { Target } from './targets/target.ts';
 import { startUpstream } from './targets/upstream.ts';
 
-const ALL_TARGETS = ['direct', 'bare-http-proxy', 'nginx', 'rf-edge', 'rf-edge-adapted', 'rf-edge-shadow'] as const;
+const ALL_TARGETS = [
+  'direct',
+  'bare-http-proxy',
+  'node-floor',
+  'nginx',
+  'rf-edge',
+  'rf-edge-adapted',
+  'rf-edge-shadow',
+] as const;
 /** Targets loaded at the fixed rate: direct and rf-edge (whose p99 difference has a ceiling), and the other proxies for reference. */
 const FIXED_RATE_TARGETS = new Set(['direct', 'bare-http-proxy', 'nginx', 'rf-edge']);
-/** The whole run must stay well under two minutes; past this something hangs, so stop everything. */
-const WATCHDOG_MS = 150_000;
+/** A full run takes about two and a half minutes; past this something hangs, so stop everything. */
+const WATCHDOG_MS = 240_000;
 
 const benchDir = fileURLToPath(new URL('.', import.meta.url));
 const repoRoot = join(benchDir, '..');
@@ -156,11 +164,12 @@ async function main(): Promise<number> {
   try {
     pin('upstream', upstream.pid, pinning?.rest);
     if (only.has('direct')) targets.push(directTarget(upstream));
-    if (only.has('bare-http-proxy')) {
+    for (const name of ['bare-http-proxy', 'node-floor'] as const satisfies readonly NodeProxyName[]) {
+      if (!only.has(name)) continue;
       try {
-        targets.push(await startBareHttpProxy(upstream.origin, join(workDir, 'bare-http-proxy.log')));
+        targets.push(await startNodeProxy(name, upstream.origin, join(workDir, `${name}.log`)));
       } catch (err) {
-        skip('bare-http-proxy', `did not start: ${describeError(err)}`);
+        skip(name, `did not start: ${describeError(err)}`);
       }
     }
     if (only.has('nginx')) {

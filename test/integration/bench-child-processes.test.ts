@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { launch, stopChild } from '../../bench/child-processes.ts';
-import { startBareHttpProxy } from '../../bench/targets/bare-http-proxy.ts';
+import { startBareHttpProxy } from '../../bench/targets/node-proxies.ts';
 import { startUpstream } from '../../bench/targets/upstream.ts';
 import { waitFor } from '../support/wait.ts';
 

@@ -59,6 +59,32 @@ const healthyFixed = [
   measurement('rf-edge', { rps: 4998, p99: 2.4, cpu: 140, rate: 5000 }),
 ];
 
+/** A run's results around `max` (no fixed-rate runs) with its verdict, for the report text. */
+function resultsOf(max: Measurement[], verdict: ReturnType<typeof judge>): BenchResults {
+  return {
+    startedAt: '2025-01-01T00:00:00.000Z',
+    durationS: 60,
+    machine: { node: 'v20.0.0', cpus: 2, loadavgBefore: [0, 0, 0], loadavgAfter: [0, 0, 0] },
+    settings: {
+      rounds: 3,
+      connections: 50,
+      warmupMs: 1000,
+      durationMs: 3000,
+      rate: 5000,
+      rateConnections: 64,
+      rateDurationMs: 3000,
+      paths: ['/a'],
+      users: 1000,
+    },
+    summary: { max: summarise(max), fixedRate: [] },
+    max,
+    fixedRate: [],
+    skipped: [],
+    evidence: {},
+    verdict,
+  };
+}
+
 describe('bench verdict', () => {
   test('ratios are rf-edge over bare @fastify/http-proxy, and p99 added is rf-edge minus direct at the fixed rate', () => {
     const verdict = judge(healthyMax, healthyFixed, 5000);
@@ -89,6 +115,37 @@ describe('bench verdict', () => {
     );
     assert.equal(dearer.cpuVsNginx.pass, false, '3.75× nginx');
     assert.equal(dearer.bareCpuOverEdge.pass, false, '1.2× cheaper only');
+  });
+
+  test('with the node floor in the run, the report splits rf-edge into the stack (vs nginx) and its features', () => {
+    const max = [1, 2, 3].flatMap((round) => [
+      measurement('nginx', { rps: 19_000, p99: 6, cpu: 20, round }),
+      measurement('node-floor', { rps: 14_000, p99: 8, cpu: [40, 50, 44][round - 1]!, round }),
+      measurement('rf-edge', { rps: 11_000, p99: 10, cpu: [48, 55, 66][round - 1]!, round }),
+    ]);
+    const verdict = judge(max, [], 5000);
+    assert.deepEqual(verdict.stack?.floorVsNginx, [2, 2.5, 2.2]);
+    assert.deepEqual(
+      verdict.stack?.edgeVsFloor.map((v) => Number(v.toFixed(2))),
+      [1.2, 1.1, 1.5],
+    );
+    const text = formatReport(resultsOf(max, verdict));
+    assert.match(text, /node floor CPU\/req ÷ nginx: 2\.20× \(rounds 2\.00, 2\.50, 2\.20\)/);
+    assert.match(text, /rf-edge CPU\/req ÷ node floor .*: 1\.20× \(rounds 1\.20, 1\.10, 1\.50\)/);
+    const without = judge(
+      max.filter((m) => m.target !== 'node-floor'),
+      [],
+      5000,
+    );
+    assert.doesNotMatch(
+      formatReport(
+        resultsOf(
+          max.filter((m) => m.target !== 'node-floor'),
+          without,
+        ),
+      ),
+      /Stack floor/,
+    );
   });
 
   test('without nginx in the run the nginx multiple is not measured', () => {
