@@ -56,10 +56,13 @@ export class RequestRecorder {
     const sink = this.#sink;
     if (upstreamError === null && sink !== null) {
       // The common line, formatted by hand (pino's generic serialiser walks and escapes every field of an object
-      // built per request); same fields, same order, same shape as the pino call below.
+      // built per request); same fields, same order, same shape as the pino call below. Only the method and path
+      // come from the client as typed (the request id is a UUID or passed saneRequestId's character set; route and
+      // upstream names are checked by the route table's schema; target and reason are the edge's own codes), so
+      // only those two are escaped.
       if (log.isLevelEnabled('info')) {
         sink.stream.write(
-          `{"level":"info","time":"${isoNow()}"${sink.bindings},"event":"request","reqId":${str(state.id)},"method":${str(state.method)},"path":${str(state.path)},"route":${str(route)},"target":${str(target)},"upstream":${str(upstream)},"reason":${str(reason)},"status":${status},"durationMs":${roundedMs},"bytesOut":${bytesOut}${clientAborted ? ',"aborted":true' : ''}${state.rejected !== null ? `,"rejected":${str(state.rejected)}` : ''}${state.fallback !== null ? `,"fallback":"${state.fallback}"` : ''},"msg":"request"}\n`,
+          `{"level":"info","time":"${isoNow()}"${sink.bindings},"event":"request","reqId":"${state.id}","method":${str(state.method)},"path":${str(state.path)},"route":"${route}","target":"${target}","upstream":"${upstream}","reason":"${reason}","status":${status},"durationMs":${roundedMs},"bytesOut":${bytesOut}${clientAborted ? ',"aborted":true' : ''}${state.rejected !== null ? `,"rejected":${str(state.rejected)}` : ''}${state.fallback !== null ? `,"fallback":"${state.fallback}"` : ''},"msg":"request"}\n`,
         );
       }
     } else {
