@@ -7,7 +7,7 @@ import { findProgram } from './find-program.ts';
 
 export interface CpuPinning {
   readonly taskset: string;
-  /** The CPU list every proxy runs on (`0`). */
+  /** The CPU list of the proxy being loaded (`0`); the others are frozen on the rest meanwhile. */
   readonly proxy: string;
   /** The CPU list of the upstream, the load generator and the bench itself (`1`, or `1-7`). */
   readonly rest: string;
@@ -46,5 +46,6 @@ export function pinProcess(taskset: string, pid: number, cpus: string): void {
 export function describePinning(pinning: CpuPinning | null): string {
   return pinning === null
     ? 'not pinned (no taskset or a single CPU): proxies share cores with the upstream and the load generator'
-    : `proxies pinned to CPU ${pinning.proxy}; upstream, load generator and bench on CPU ${pinning.rest}`;
+    : `each proxy alone on CPU ${pinning.proxy} while it is loaded (the others frozen meanwhile); ` +
+        `upstream, load generator and bench on CPU ${pinning.rest}`;
 }

@@ -39,7 +39,7 @@ const ALL_TARGETS = [
 /** Targets loaded at the fixed rate: direct and rf-edge (whose p99 difference has a ceiling), and the other proxies for reference. */
 const FIXED_RATE_TARGETS = new Set(['direct', 'bare-http-proxy', 'nginx', 'rf-edge']);
 /** A full run takes about two and a half minutes; past this something hangs, so stop everything. */
-const WATCHDOG_MS = 240_000;
+const WATCHDOG_MS = 300_000;
 
 const benchDir = fileURLToPath(new URL('.', import.meta.url));
 const repoRoot = join(benchDir, '..');
@@ -48,6 +48,19 @@ const startedAtMs = Date.now();
 
 function progress(message: string): void {
   process.stderr.write(`bench [${((Date.now() - startedAtMs) / 1000).toFixed(1)} s]: ${message}\n`);
+}
+
+/** Freezes or resumes a target's process group (the proxy and anything it started); gone is fine. */
+function signalTarget(pid: number, signal: 'SIGSTOP' | 'SIGCONT'): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // Already gone: its runs will fail and say so.
+    }
+  }
 }
 
 function describeError(err: unknown): string {
@@ -196,9 +209,26 @@ async function main(): Promise<number> {
       }
     }
 
-    for (const target of targets) {
-      if (target.name !== 'direct') pin(target.name, target.pid, pinning?.proxy);
-    }
+    // Each proxy has CPU 0 to itself while it is loaded, and the others are frozen (SIGSTOP) meanwhile: idle, they
+    // still run timers (rf-edge's judge, watchers and loop-delay sampling, the node proxies' keep-alive checks), and
+    // on a two-CPU machine whatever wakes up competes with the measured proxy or with the generator that feeds it.
+    // A frozen proxy's connections stay open (the upstream keeps idle ones 120 s); it resumes before its own
+    // warm-up, which is not counted.
+    const isolate = (loaded: Target): void => {
+      for (const target of targets) {
+        if (target.pid === null) continue;
+        if (target === loaded) {
+          signalTarget(target.pid, 'SIGCONT');
+          if (pinning !== null) pinProcess(pinning.taskset, target.pid, pinning.proxy);
+        } else {
+          if (pinning !== null) pinProcess(pinning.taskset, target.pid, pinning.rest);
+          signalTarget(target.pid, 'SIGSTOP');
+        }
+      }
+    };
+    const thawAll = (): void => {
+      for (const target of targets) if (target.pid !== null) signalTarget(target.pid, 'SIGCONT');
+    };
 
     const ready: Target[] = [];
     for (const target of targets) {
@@ -231,6 +261,7 @@ async function main(): Promise<number> {
       for (let round = 1; round <= settings.rounds; round++) {
         for (const target of inRoundOrder(ready, round)) {
           progress(`round ${round}/${settings.rounds}, max throughput: ${target.name}`);
+          isolate(target);
           max.push(await generator.measure(target, plan(null, target), { upstreamPid: upstream.pid, readCpu, round }));
         }
       }
@@ -238,12 +269,14 @@ async function main(): Promise<number> {
       for (let round = 1; round <= settings.rounds; round++) {
         for (const target of inRoundOrder(fixedRateTargets, round)) {
           progress(`round ${round}/${settings.rounds}, fixed rate ${settings.rate}/s: ${target.name}`);
+          isolate(target);
           fixedRate.push(
             await generator.measure(target, plan(settings.rate, target), { upstreamPid: upstream.pid, readCpu, round }),
           );
         }
       }
     } finally {
+      thawAll();
       await generator.stop();
     }
 

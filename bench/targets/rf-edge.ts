@@ -141,6 +141,8 @@ export interface RfEdgeOptions {
   readonly upstreamOrigin: string;
   readonly workDir: string;
   readonly readyTimeoutMs: number;
+  /** Environment set last, over the bench's own (`npm run bench:compare` runs two variants side by side). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export async function startRfEdge(options: RfEdgeOptions): Promise<Target> {
@@ -165,6 +167,7 @@ export async function startRfEdge(options: RfEdgeOptions): Promise<Target> {
     FLAGS_DIR: join(repoRoot, 'flags'),
     DATA_DIR: join(workDir, `${name}-data`),
     LOG_LEVEL: 'info',
+    ...options.env,
   });
   // stdout carries pino's JSON lines, one per request; stderr the human start-up banner and any crash.
   const logFile = join(workDir, `${name}.log`);
