@@ -17,6 +17,19 @@ function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
+/** Signals the process group led by `pid` (the bench starts every target as a group leader), else the process. */
+export function signalPid(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // Already gone: its runs will fail and say so.
+    }
+  }
+}
+
 /** Kills every child still running. Synchronous, so it also works inside an `exit` handler. */
 export function killAllChildren(): void {
   for (const child of running) signalGroup(child, 'SIGKILL');

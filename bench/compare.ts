@@ -1,5 +1,5 @@
 // `npm run bench:compare`: is change B cheaper than A? Two rf-edge processes with the bench's acceptance workload,
-// A and B, loaded in alternation (A B, then B A, …) for many short runs, each alone on CPU 0 while loaded. On a
+// A and B, loaded in alternation (A B, then B A, …) for many short runs, each alone on CPU 0 and the other frozen. On a
 // shared machine the CPU's speed drifts by tens of percent within a minute, far more than most changes move the
 // figure: only runs close in time can be compared, so each round's B ÷ A is taken from adjacent runs and the
 // verdict is the median over rounds, with the spread beside it.
@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { killAllChildren } from './child-processes.ts';
-import { findTaskset, pinProcess, planPinning } from './cpu-pinning.ts';
+import { awakeAlone, findTaskset, pinProcess, planPinning, wakeAll } from './cpu-pinning.ts';
 import { startLoadGenerator } from './measure.ts';
 import { canReadProcessCpu } from './process-cpu.ts';
 import { median } from './report.ts';
@@ -84,6 +84,7 @@ async function main(): Promise<number> {
     { label: 'A', target: await start('a', rootA, envA) },
     { label: 'B', target: await start('b', rootB, envB) },
   ];
+  const pids = variants.map((v) => v.target.pid);
   const generator = startLoadGenerator();
   if (pinning !== null) {
     pinProcess(pinning.taskset, upstream.pid, pinning.rest);
@@ -99,13 +100,7 @@ async function main(): Promise<number> {
       const order = round % 2 === 1 ? variants : [...variants].reverse();
       const cpu: Record<string, number> = {};
       for (const { label, target } of order) {
-        if (pinning !== null) {
-          for (const other of variants) {
-            if (other.target.pid !== null) {
-              pinProcess(pinning.taskset, other.target.pid, other.target === target ? pinning.proxy : pinning.rest);
-            }
-          }
-        }
+        awakeAlone(pids, target.pid, pinning);
         const m = await generator.measure(
           target,
           {
@@ -133,6 +128,7 @@ async function main(): Promise<number> {
       );
     }
   } finally {
+    wakeAll(pids);
     await generator.stop();
     for (const { target } of variants) await target.stop();
     await upstream.stop();

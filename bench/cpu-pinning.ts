@@ -3,6 +3,7 @@
 // util-linux's `taskset` (Debian ships it) when present; without it, or on one core, nothing is pinned and the
 // report says so.
 import { spawnSync } from 'node:child_process';
+import { signalPid } from './child-processes.ts';
 import { findProgram } from './find-program.ts';
 
 export interface CpuPinning {
@@ -48,4 +49,29 @@ export function describePinning(pinning: CpuPinning | null): string {
     ? 'not pinned (no taskset or a single CPU): proxies share cores with the upstream and the load generator'
     : `each proxy alone on CPU ${pinning.proxy} while it is loaded (the others frozen meanwhile); ` +
         `upstream, load generator and bench on CPU ${pinning.rest}`;
+}
+
+/**
+ * Before loading `loaded` (null: no proxy, the `direct` runs): it alone is awake, on the proxy CPU; every other
+ * proxy is moved to the rest and frozen (SIGSTOP). Idle proxies still run timers (rf-edge's judge, file watchers and
+ * loop-delay sampling; keep-alive checks), and on two CPUs whatever wakes up competes with the measured proxy or with
+ * the generator feeding it. A frozen proxy keeps its connections (the bench's upstream keeps idle ones 120 s) and
+ * is resumed before its own warm-up, which is not counted.
+ */
+export function awakeAlone(pids: readonly (number | null)[], loaded: number | null, pinning: CpuPinning | null): void {
+  for (const pid of pids) {
+    if (pid === null) continue;
+    if (pid === loaded) {
+      signalPid(pid, 'SIGCONT');
+      if (pinning !== null) pinProcess(pinning.taskset, pid, pinning.proxy);
+    } else {
+      if (pinning !== null) pinProcess(pinning.taskset, pid, pinning.rest);
+      signalPid(pid, 'SIGSTOP');
+    }
+  }
+}
+
+/** Every proxy awake again (before reading evidence and stopping them). */
+export function wakeAll(pids: readonly (number | null)[]): void {
+  for (const pid of pids) if (pid !== null) signalPid(pid, 'SIGCONT');
 }

@@ -1,8 +1,8 @@
 // `npm run bench`: one upstream, loaded directly and through each proxy, in one run. Every process involved
 // (upstream, proxies, load generator) is a child of this one and is stopped when it ends, however it ends.
 //
-//   npm run bench -- [--rounds 3] [--duration 3] [--warmup 1] [--connections 50]
-//                    [--rate 5000] [--rate-duration 3] [--rate-connections 64]
+//   npm run bench -- [--rounds 5] [--duration 2] [--warmup 1] [--connections 50]
+//                    [--rate 5000] [--rate-duration 2] [--rate-connections 64]
 //                    [--only direct,bare-http-proxy,node-floor,nginx,rf-edge,rf-edge-adapted,rf-edge-shadow] [--out bench/results/latest.json] [--check]
 //
 // --check exits 1 when a floor is missed or could not be measured (issue 2: rf-edge ≥ 0.85× bare requests/s, p99
@@ -14,7 +14,15 @@ import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { killAllChildren } from './child-processes.ts';
-import { type CpuPinning, describePinning, findTaskset, pinProcess, planPinning } from './cpu-pinning.ts';
+import {
+  awakeAlone,
+  type CpuPinning,
+  describePinning,
+  findTaskset,
+  pinProcess,
+  planPinning,
+  wakeAll,
+} from './cpu-pinning.ts';
 import type { LoadPlan } from './load-plan.ts';
 import { type Measurement, startLoadGenerator } from './measure.ts';
 import { canReadProcessCpu } from './process-cpu.ts';
@@ -50,19 +58,6 @@ function progress(message: string): void {
   process.stderr.write(`bench [${((Date.now() - startedAtMs) / 1000).toFixed(1)} s]: ${message}\n`);
 }
 
-/** Freezes or resumes a target's process group (the proxy and anything it started); gone is fine. */
-function signalTarget(pid: number, signal: 'SIGSTOP' | 'SIGCONT'): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    try {
-      process.kill(pid, signal);
-    } catch {
-      // Already gone: its runs will fail and say so.
-    }
-  }
-}
-
 function describeError(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   const cause = err.cause instanceof Error ? ` (${err.cause.message})` : '';
@@ -72,12 +67,12 @@ function describeError(err: unknown): string {
 function readSettings(): { settings: BenchSettings; only: Set<string>; out: string; check: boolean } {
   const { values } = parseArgs({
     options: {
-      rounds: { type: 'string', default: '3' },
-      duration: { type: 'string', default: '3' },
+      rounds: { type: 'string', default: '5' },
+      duration: { type: 'string', default: '2' },
       warmup: { type: 'string', default: '1' },
       connections: { type: 'string', default: '50' },
       rate: { type: 'string', default: '5000' },
-      'rate-duration': { type: 'string', default: '3' },
+      'rate-duration': { type: 'string', default: '2' },
       'rate-connections': { type: 'string', default: '64' },
       only: { type: 'string', default: ALL_TARGETS.join(',') },
       out: { type: 'string', default: join('bench', 'results', 'latest.json') },
@@ -209,26 +204,8 @@ async function main(): Promise<number> {
       }
     }
 
-    // Each proxy has CPU 0 to itself while it is loaded, and the others are frozen (SIGSTOP) meanwhile: idle, they
-    // still run timers (rf-edge's judge, watchers and loop-delay sampling, the node proxies' keep-alive checks), and
-    // on a two-CPU machine whatever wakes up competes with the measured proxy or with the generator that feeds it.
-    // A frozen proxy's connections stay open (the upstream keeps idle ones 120 s); it resumes before its own
-    // warm-up, which is not counted.
-    const isolate = (loaded: Target): void => {
-      for (const target of targets) {
-        if (target.pid === null) continue;
-        if (target === loaded) {
-          signalTarget(target.pid, 'SIGCONT');
-          if (pinning !== null) pinProcess(pinning.taskset, target.pid, pinning.proxy);
-        } else {
-          if (pinning !== null) pinProcess(pinning.taskset, target.pid, pinning.rest);
-          signalTarget(target.pid, 'SIGSTOP');
-        }
-      }
-    };
-    const thawAll = (): void => {
-      for (const target of targets) if (target.pid !== null) signalTarget(target.pid, 'SIGCONT');
-    };
+    const pids = targets.map((t) => t.pid);
+    const isolate = (loaded: Target): void => awakeAlone(pids, loaded.pid, pinning);
 
     const ready: Target[] = [];
     for (const target of targets) {
@@ -276,7 +253,7 @@ async function main(): Promise<number> {
         }
       }
     } finally {
-      thawAll();
+      wakeAll(pids);
       await generator.stop();
     }
 
