@@ -11,9 +11,12 @@ const runScript = fileURLToPath(new URL('../../bench/run.ts', import.meta.url));
 const workDir = mkdtempSync(join(tmpdir(), 'bench-run-'));
 after(() => rmSync(workDir, { recursive: true, force: true }));
 
-function runBench(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runBench(
+  args: readonly string[],
+  script = runScript,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', runScript, ...args], {
+    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -86,35 +89,9 @@ test('one short bench run loads direct, bare @fastify/http-proxy, the node floor
 
 test('bench:compare loads two rf-edge variants in alternating rounds and prints B ÷ A per round and its median', async () => {
   const compareScript = fileURLToPath(new URL('../../bench/compare.ts', import.meta.url));
-  const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
-    (resolve) => {
-      const child = spawn(
-        process.execPath,
-        [
-          '--import',
-          'tsx',
-          compareScript,
-          '--env-b',
-          'LOG_LEVEL=warn',
-          '--rounds',
-          '2',
-          '--warmup',
-          '0.2',
-          '--duration',
-          '0.4',
-        ],
-        { stdio: ['ignore', 'pipe', 'pipe'] },
-      );
-      let out = '';
-      let err = '';
-      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-        out += chunk;
-      });
-      child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-        err += chunk;
-      });
-      child.once('exit', (exitCode) => resolve({ code: exitCode, stdout: out, stderr: err }));
-    },
+  const { code, stdout, stderr } = await runBench(
+    ['--env-b', 'LOG_LEVEL=warn', '--rounds', '2', '--warmup', '0.2', '--duration', '0.4'],
+    compareScript,
   );
   assert.equal(code, 0, `bench:compare failed:\n${stderr}\n${stdout}`);
   assert.match(stdout, /^B: .* \{"LOG_LEVEL":"warn"\}$/m);

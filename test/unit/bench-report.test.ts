@@ -59,26 +59,31 @@ const healthyFixed = [
   measurement('rf-edge', { rps: 4998, p99: 2.4, cpu: 140, rate: 5000 }),
 ];
 
-/** A run's results around `max` (no fixed-rate runs) with its verdict, for the report text. */
-function resultsOf(max: Measurement[], verdict: ReturnType<typeof judge>): BenchResults {
+/** A run's results around `max` and `fixedRate` with its verdict, for the report text. */
+function resultsOf(
+  max: readonly Measurement[],
+  verdict: ReturnType<typeof judge>,
+  fixedRate: readonly Measurement[] = [],
+  rounds = 3,
+): BenchResults {
   return {
     startedAt: '2025-01-01T00:00:00.000Z',
     durationS: 60,
-    machine: { node: 'v20.0.0', cpus: 2, loadavgBefore: [0, 0, 0], loadavgAfter: [0, 0, 0] },
+    machine: { node: 'v20.0.0', cpus: 2, loadavgBefore: [0.5, 0.4, 0.3], loadavgAfter: [1.5, 0.9, 0.5] },
     settings: {
-      rounds: 3,
+      rounds,
       connections: 50,
       warmupMs: 1000,
       durationMs: 3000,
       rate: 5000,
       rateConnections: 64,
       rateDurationMs: 3000,
-      paths: ['/a'],
+      paths: ['/a', '/b'],
       users: 1000,
     },
-    summary: { max: summarise(max), fixedRate: [] },
+    summary: { max: summarise(max), fixedRate: summarise(fixedRate) },
     max,
-    fixedRate: [],
+    fixedRate,
     skipped: [],
     evidence: {},
     verdict,
@@ -269,28 +274,7 @@ describe('bench per-target figures', () => {
 });
 
 describe('bench report text', () => {
-  const results: BenchResults = {
-    startedAt: '2025-01-01T00:00:00.000Z',
-    durationS: 60,
-    machine: { node: 'v20.0.0', cpus: 2, loadavgBefore: [0.5, 0.4, 0.3], loadavgAfter: [1.5, 0.9, 0.5] },
-    settings: {
-      rounds: 1,
-      connections: 50,
-      warmupMs: 1000,
-      durationMs: 3000,
-      rate: 5000,
-      rateConnections: 64,
-      rateDurationMs: 3000,
-      paths: ['/a', '/b'],
-      users: 1000,
-    },
-    summary: { max: summarise(healthyMax), fixedRate: summarise(healthyFixed) },
-    max: healthyMax,
-    fixedRate: healthyFixed,
-    skipped: [],
-    evidence: {},
-    verdict: judge(healthyMax, healthyFixed, 5000),
-  };
+  const results = resultsOf(healthyMax, judge(healthyMax, healthyFixed, 5000), healthyFixed, 1);
 
   test('one row per target with req/s, p50, p99 and CPU per request; direct has no proxy CPU', () => {
     const text = formatReport(results);
