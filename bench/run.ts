@@ -2,7 +2,7 @@
 // (upstream, proxies, load generator) is a child of this one and is stopped when it ends, however it ends.
 //
 //   npm run bench -- [--rounds 5] [--duration 2] [--warmup 1] [--connections 50]
-//                    [--rate 5000] [--rate-duration 2] [--rate-connections 64]
+//                    [--rate 5000] [--rate-duration 3] [--rate-connections 64]
 //                    [--only direct,bare-http-proxy,node-floor,nginx,rf-edge,rf-edge-adapted,rf-edge-shadow] [--out bench/results/latest.json] [--check]
 //
 // --check exits 1 when a floor is missed or could not be measured (issue 2: rf-edge ≥ 0.85× bare requests/s, p99
@@ -72,7 +72,7 @@ function readSettings(): { settings: BenchSettings; only: Set<string>; out: stri
       warmup: { type: 'string', default: '1' },
       connections: { type: 'string', default: '50' },
       rate: { type: 'string', default: '5000' },
-      'rate-duration': { type: 'string', default: '2' },
+      'rate-duration': { type: 'string', default: '3' },
       'rate-connections': { type: 'string', default: '64' },
       only: { type: 'string', default: ALL_TARGETS.join(',') },
       out: { type: 'string', default: join('bench', 'results', 'latest.json') },
