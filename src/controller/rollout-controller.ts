@@ -112,6 +112,19 @@ interface PendingLocal {
   readonly at: number;
 }
 
+/** A rollback's flag write-back to Unleash that has not landed yet. */
+interface PendingWriteBack {
+  readonly flag: string;
+  readonly verdict: Verdict;
+  attempts: number;
+  /** When the next try is due (clock ms). */
+  nextAt: number;
+  inFlight: boolean;
+}
+
+/** Waits after the 1st, 2nd, … failed write-back; the last one repeats for as long as the route stays rolled back. */
+const WRITE_BACK_RETRY_MS = [1_000, 2_000, 5_000, 10_000, 30_000, 60_000] as const;
+
 export function createRolloutController(options: RolloutControllerOptions): RolloutController {
   const { store, audit, metrics, log, instanceId, getTable } = options;
   const clock = options.clock ?? Date.now;
@@ -144,6 +157,8 @@ export function createRolloutController(options: RolloutControllerOptions): Roll
   const judges = new Map<string, { judge: SequentialJudge; since: number }>();
   const localJudges = new Map<string, { judge: SequentialJudge; since: number }>();
   const lastVerdicts = new Map<string, Verdict>();
+  /** Per route: the rollback write-back still to land in Unleash (retried on ticks while the route stays back). */
+  const pendingWriteBacks = new Map<string, PendingWriteBack>();
 
   function setBlind(next: boolean, err?: unknown): void {
     if (next === blind) return;
@@ -222,20 +237,63 @@ export function createRolloutController(options: RolloutControllerOptions): Roll
     return verdict.outcome === 'critical' || verdict.outcome === 'unhealthy';
   }
 
+  /**
+   * Turns the route's flag off in Unleash after an automatic rollback, so its UI and every other consumer of the flag
+   * agree with the edge. Not awaited: the local rollback is done; Unleash catching up must never delay or undo it.
+   * A failed write is tried again on later ticks (1 s, 2 s, 5 s, … then every minute) for as long as the route stays
+   * rolled back: a person resuming it (or any other move) drops the retry, so a late write can never switch off a
+   * flag someone has since relied on again.
+   */
   function writeBackRollback(route: RouteConfig, verdict: Verdict): void {
+    if (options.writeBack === undefined || route.flag === null) return;
+    const pending: PendingWriteBack = { flag: route.flag, verdict, attempts: 0, nextAt: clock(), inFlight: false };
+    pendingWriteBacks.set(route.id, pending);
+    attemptWriteBack(route.id, pending);
+  }
+
+  function attemptWriteBack(routeId: string, pending: PendingWriteBack): void {
     const writeBack = options.writeBack;
-    if (writeBack === undefined || route.flag === null) return;
-    const flag = route.flag;
-    // Not awaited: the local rollback is done; Unleash's UI catching up must never delay or undo it.
-    writeBack(route.id, flag, verdict).then(
-      () =>
-        log.info({ event: 'rollout.write_back_done', routeId: route.id, flag }, `flag ${flag} turned off in Unleash`),
-      (err: unknown) =>
-        log.warn(
-          { event: 'rollout.write_back_failed', routeId: route.id, flag, err },
-          `could not turn flag ${flag} off in Unleash; the rollback stands locally`,
-        ),
+    if (writeBack === undefined) return;
+    pending.inFlight = true;
+    pending.attempts++;
+    const { flag, attempts } = pending;
+    writeBack(routeId, flag, pending.verdict).then(
+      () => {
+        pending.inFlight = false;
+        if (pendingWriteBacks.get(routeId) === pending) pendingWriteBacks.delete(routeId);
+        log.info({ event: 'rollout.write_back_done', routeId, flag, attempts }, `flag ${flag} turned off in Unleash`);
+      },
+      (err: unknown) => {
+        pending.inFlight = false;
+        if (pendingWriteBacks.get(routeId) !== pending) return;
+        const retryInMs = WRITE_BACK_RETRY_MS[Math.min(attempts, WRITE_BACK_RETRY_MS.length) - 1] ?? 60_000;
+        pending.nextAt = clock() + retryInMs;
+        // The first failure and every tenth at warn; Unleash being down for an hour must not flood the log.
+        const level = attempts === 1 || attempts % 10 === 0 ? 'warn' : 'debug';
+        log[level](
+          { event: 'rollout.write_back_failed', routeId, flag, attempts, retryInMs, err },
+          `could not turn flag ${flag} off in Unleash; the rollback stands locally, trying again in ${retryInMs / 1000} s`,
+        );
+      },
     );
+  }
+
+  /** Each tick: failed write-backs that are due, for routes still rolled back; the others are dropped. */
+  function retryWriteBacks(now: number): void {
+    for (const [routeId, pending] of pendingWriteBacks) {
+      if (pending.inFlight || pending.nextAt > now) continue;
+      const phase = store.get(routeId)?.phase;
+      // A blind replica's own rollback is still rolled back while it waits to be written through (pendingLocal).
+      if (phase !== 'rolled_back' && !pendingLocal.has(routeId)) {
+        pendingWriteBacks.delete(routeId);
+        log.info(
+          { event: 'rollout.write_back_dropped', routeId, flag: pending.flag, attempts: pending.attempts, phase },
+          `no longer turning flag ${pending.flag} off in Unleash: route ${routeId} is ${phase ?? 'gone'} now`,
+        );
+        continue;
+      }
+      attemptWriteBack(routeId, pending);
+    }
   }
 
   /**
@@ -523,6 +581,8 @@ export function createRolloutController(options: RolloutControllerOptions): Roll
         log.error({ event: 'rollout.tick_failed', routeId: route.id, err }, 'judging the route failed');
       }
     }
+
+    if (pendingWriteBacks.size > 0) retryWriteBacks(now);
 
     const inTable = new Set(table.routes.map((r) => r.id));
     for (const [routeId, state] of store.all()) if (inTable.has(routeId)) setRouteGauges(metrics, state, now);

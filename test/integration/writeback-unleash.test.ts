@@ -189,7 +189,7 @@ describe('rollback write-back to a real Unleash', () => {
       10_000,
     );
     const failed = edge.log.events('rollout.write_back_failed');
-    assert.equal(failed.length, 1);
+    assert.equal(failed[0]?.['attempts'], 1);
     assert.equal(failed[0]?.['flag'], FLAG);
     assert.equal(failed[0]?.['level'], 'warn');
     const err = failed[0]?.['err'] as { code?: string; message?: string } | undefined;
@@ -198,5 +198,20 @@ describe('rollback write-back to a real Unleash', () => {
     assert.equal((await edge.admin.route(ROUTE)).phase, 'rolled_back', 'the local rollback stands');
     const scrape = await scrapeMetrics(edge.adminUrl);
     assert.equal(scrape.value('rf_edge_rollbacks_total', { route: ROUTE, actor: 'judge' }), 2);
+
+    // Unleash back: the write-back is tried again (1 s, 2 s, 5 s, 10 s, 30 s… apart) and lands, with no one acting.
+    await unleash.restart();
+    const landedMs = await waitFor(
+      'the retried write-back to switch the flag off in Unleash',
+      async () => (await enabledIn(ENVIRONMENT)) === false,
+      60_000,
+    );
+    process.stdout.write(
+      `# flag off in Unleash ${Math.round(landedMs)} ms after Unleash came back (restart took ${unleash.lastRestartMs()} ms)\n`,
+    );
+    const done = edge.log.events('rollout.write_back_done').at(-1);
+    assert.equal(done?.['flag'], FLAG);
+    assert.ok(Number(done?.['attempts']) > 1, `landed on attempt ${String(done?.['attempts'])}`);
+    assert.equal((await edge.admin.route(ROUTE)).phase, 'rolled_back', 'still back until a person acts');
   });
 });

@@ -49,7 +49,13 @@ interface Harness {
 }
 
 function harness(
-  options: { store?: FakeStateStore; clock?: { now: number }; instanceId?: string; writeBackFails?: boolean } = {},
+  options: {
+    store?: FakeStateStore;
+    clock?: { now: number };
+    instanceId?: string;
+    /** How many write-backs fail before they succeed (Infinity: all). */
+    writeBackFailures?: number;
+  } = {},
 ): Harness {
   const clock = options.clock ?? { now: T0 };
   const store = options.store ?? createFakeStateStore({ clock: () => clock.now });
@@ -69,7 +75,7 @@ function harness(
     leaseTtlMs: 5_000,
     writeBack: async (routeId, flag, verdict) => {
       writeBacks.push({ routeId, flag, verdict });
-      if (options.writeBackFails) throw new Error('unleash said 503');
+      if (writeBacks.length <= (options.writeBackFailures ?? 0)) throw new Error('unleash said 503');
     },
   });
   return {
@@ -125,6 +131,20 @@ async function run(h: Harness, seconds: number, shape: TrafficShape = {}, ticker
     oneSecond(h.store, h.clock, shape);
     for (const c of tickers) await c.tick();
   }
+}
+
+/** Lets write-back promises settle (they are not awaited by the controller). */
+function settled(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Runs second after second (ticking, letting write-backs settle) until `done`, at most two minutes. */
+async function secondsUntil(h: Harness, done: () => boolean, shape: TrafficShape = {}): Promise<void> {
+  for (let s = 0; s < 120 && !done(); s++) {
+    await run(h, 1, shape);
+    await settled();
+  }
+  assert.ok(done(), 'not reached within two minutes of ticks');
 }
 
 async function gauge(metrics: EdgeMetrics, name: string, labels: Record<string, string>): Promise<number | undefined> {
@@ -268,12 +288,53 @@ describe('rolling back', () => {
   });
 
   test('a failed write-back is logged and the rollback stands', async () => {
-    const h = harness({ writeBackFails: true });
+    const h = harness({ writeBackFailures: Number.POSITIVE_INFINITY });
     await h.controller.applyConfig(fastTable([{ id: ROUTE }]));
     await run(h, 6, { serviceStatus: () => 500 });
-    await new Promise((resolve) => setImmediate(resolve));
+    await settled();
     assert.equal(h.state()?.phase, 'rolled_back');
-    assert.equal(h.logs.events('rollout.write_back_failed').length, 1);
+    const failed = h.logs.events('rollout.write_back_failed');
+    assert.ok(failed.length >= 1);
+    assert.equal(failed[0]?.level, 'warn');
+    assert.equal(failed[0]?.attempts, 1);
+    assert.equal(failed[0]?.retryInMs, 1000);
+  });
+
+  test('a failed write-back is tried again on later ticks (1 s, then 2 s) until Unleash takes it', async () => {
+    const h = harness({ writeBackFailures: 2 });
+    await h.controller.applyConfig(fastTable([{ id: ROUTE }]));
+    await secondsUntil(h, () => h.writeBacks.length === 1, { serviceStatus: () => 500 });
+    assert.equal(h.state()?.phase, 'rolled_back');
+    const rolledBackAt = h.clock.now;
+    await secondsUntil(h, () => h.logs.events('rollout.write_back_done').length === 1);
+    assert.equal(h.writeBacks.length, 3, 'two failures, then the write that landed');
+    assert.ok(h.clock.now - rolledBackAt >= 3000, `retried after 1 s and 2 s (${h.clock.now - rolledBackAt} ms)`);
+    assert.deepEqual(
+      h.logs.events('rollout.write_back_failed').map((l) => [l.attempts, l.retryInMs, l.level]),
+      [
+        [1, 1000, 'warn'],
+        [2, 2000, 'debug'],
+      ],
+    );
+    assert.equal(h.logs.events('rollout.write_back_done')[0]?.attempts, 3);
+    await run(h, 90);
+    assert.equal(h.writeBacks.length, 3, 'nothing more once it landed');
+    assert.equal(h.state()?.phase, 'rolled_back');
+  });
+
+  test('a person resuming the route drops a pending write-back: the flag is never switched off after that', async () => {
+    const h = harness({ writeBackFailures: Number.POSITIVE_INFINITY });
+    await h.controller.applyConfig(fastTable([{ id: ROUTE }]));
+    await secondsUntil(h, () => h.writeBacks.length === 1, { serviceStatus: () => 500 });
+    await h.controller.command(ROUTE, 'resume', { actor: 'admin:ops', reason: 'fixed the service' });
+    const tries = h.writeBacks.length;
+    await run(h, 10);
+    await settled();
+    assert.equal(h.writeBacks.length, tries, 'no write-back after the resume');
+    const dropped = h.logs.events('rollout.write_back_dropped');
+    assert.equal(dropped.length, 1);
+    assert.equal(dropped[0]?.phase, h.state()?.phase);
+    assert.notEqual(h.state()?.phase, 'rolled_back');
   });
 });
 
