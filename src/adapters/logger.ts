@@ -1,4 +1,4 @@
-import { fstatSync } from 'node:fs';
+import { fstatSync, writeSync } from 'node:fs';
 import { type Logger, pino } from 'pino';
 
 export type { Logger } from 'pino';
@@ -67,6 +67,16 @@ export class LineBatch {
     return true;
   }
 
+  /** The partial chunk, taken out of the batch instead of handed over (for a synchronous write at exit). */
+  take(): Buffer | null {
+    const chunk = this.#chunk;
+    if (chunk === null || this.#used === 0) return null;
+    const taken = chunk.subarray(0, this.#used);
+    this.#chunk = null;
+    this.#used = 0;
+    return taken;
+  }
+
   /** Hands the partial chunk over; `done` (pino's `logger.flush(cb)`) once the destination has written it. */
   flush(done?: (err?: Error) => void): void {
     this.#handOver();
@@ -76,12 +86,9 @@ export class LineBatch {
   }
 
   #handOver(): void {
-    const chunk = this.#chunk;
-    if (chunk === null || this.#used === 0) return;
     // The destination keeps the chunk until written: a new one is taken for the next lines, never reused.
-    this.#stream.write(chunk.subarray(0, this.#used));
-    this.#chunk = null;
-    this.#used = 0;
+    const chunk = this.take();
+    if (chunk !== null) this.#stream.write(chunk);
   }
 }
 
@@ -113,6 +120,20 @@ export function neverBlocks(fd: number): boolean {
   }
 }
 
+/** Writes all of `data` before returning; a non-blocking pipe that is full (EAGAIN) is waited on, up to ~1 s. */
+function writeAllSync(fd: number, data: Buffer): void {
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  let at = 0;
+  for (let waits = 0; at < data.length; ) {
+    try {
+      at += writeSync(fd, data, at);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN' || ++waits > 100) throw err;
+      Atomics.wait(pause, 0, 0, 10);
+    }
+  }
+}
+
 /** Structured logs: one JSON object per event, with `event` naming what happened. */
 export function createLogger(
   level: string = process.env['LOG_LEVEL'] ?? 'info',
@@ -141,12 +162,18 @@ export function createLogger(
   });
   // In buffer mode sonic-boom's write takes Buffers; its typings know only the text mode.
   const batch = new LineBatch(stream as unknown as BatchTarget, CHUNK_BYTES);
-  // A quiet edge must not sit on a half-full chunk: flush on a timer, and synchronously when the process exits.
+  // A quiet edge must not sit on a half-full chunk: flush on a timer. When the process is about to end on its own
+  // (`rf-edge start` after `edge.stopped`), the last chunk goes while the event loop can still wait for it: an
+  // asynchronous write keeps the process alive, and 'beforeExit' comes again once it is done, with nothing left.
   setInterval(() => batch.flush(), options.flushEveryMs ?? 200).unref();
+  process.on('beforeExit', () => batch.flush());
+  // process.exit() gives no such chance: what sonic-boom queued and the partial chunk are written synchronously (a
+  // write sonic-boom has in flight then may still be lost).
   process.once('exit', () => {
     try {
-      batch.flush();
       stream.flushSync();
+      const rest = batch.take();
+      if (rest !== null) writeAllSync(1, rest);
     } catch {
       // stdout already closed: nothing left to save.
     }

@@ -112,8 +112,11 @@ export function spawnRfEdge(args: readonly string[], env: Readonly<Record<string
   child.stderr.on('data', (chunk: Buffer) => {
     stderr += chunk.toString('utf8');
   });
+  // 'close', not 'exit': the process may be gone while its last lines (written as it ended) are still in the pipe.
+  let closed = false;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => {
+    child.once('close', (code, signal) => {
+      closed = true;
       resolve({ code, signal });
       for (const wake of waiters) wake();
     }),
@@ -132,7 +135,7 @@ export function spawnRfEdge(args: readonly string[], env: Readonly<Record<string
           if (found !== undefined) {
             done();
             resolve(found);
-          } else if (child.exitCode !== null || child.signalCode !== null) {
+          } else if (closed) {
             done();
             reject(new Error(`rf-edge exited (${child.exitCode ?? child.signalCode}) before "${name}":\n${stderr}`));
           }
