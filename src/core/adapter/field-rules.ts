@@ -5,11 +5,15 @@
 import { type ExpandPart, expandTemplate, matchExpandTemplate } from './path-template.ts';
 import { AdapterFailure, type QueryPair } from './types.ts';
 
-export type QueryRule =
+/** The operations query and header rules share: one named field renamed, dropped, set, or given a default. */
+type NamedFieldRule =
   | { readonly op: 'rename'; readonly from: string; readonly to: string }
   | { readonly op: 'drop'; readonly name: string }
   | { readonly op: 'set'; readonly name: string; readonly value: string }
-  | { readonly op: 'default'; readonly name: string; readonly value: string }
+  | { readonly op: 'default'; readonly name: string; readonly value: string };
+
+export type QueryRule =
+  | NamedFieldRule
   | {
       readonly op: 'map';
       readonly name: string;
@@ -18,10 +22,7 @@ export type QueryRule =
     };
 
 export type HeaderRule =
-  | { readonly op: 'rename'; readonly from: string; readonly to: string }
-  | { readonly op: 'drop'; readonly name: string }
-  | { readonly op: 'set'; readonly name: string; readonly value: string }
-  | { readonly op: 'default'; readonly name: string; readonly value: string }
+  | NamedFieldRule
   | {
       readonly op: 'rewrite';
       readonly name: string;
